@@ -1,0 +1,89 @@
+"""Grant, extend and revoke one item through its integration.
+
+Integration errors become Temporal application errors: retryable ones retry by the workflow's policy,
+the others fail at once with the integration's message as the reason people see. Secrets an integration
+returns (a password) are handed to the secret keeper, and only a reference goes back into history.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.integrations import registry
+from activities.integrations.base import GrantContext, Integration, IntegrationError
+from grantflow.config import ConfigSource
+from grantflow.ops import ItemOp
+
+SECRET_KEYS = ("password", "psql", "dsn", "token", "secret")
+
+
+class SecretKeeper(Protocol):
+    """Keeps access-detail secrets out of workflow history (see docs/security.md)."""
+
+    def put(self, request_id: str, item_key: str, secrets: dict[str, str]) -> str: ...
+
+
+def item_key(op: ItemOp) -> str:
+    i = op.item
+    return f"{i.integration}/{i.resource_type}/{i.resource}/{i.permission}"
+
+
+class GrantActivities:
+    def __init__(self, config: ConfigSource, state_dir: Path, secrets: SecretKeeper | None = None):
+        self.config = config
+        self.state_dir = state_dir
+        self.secrets = secrets
+
+    def _integration(self, op: ItemOp) -> Integration:
+        try:
+            return registry.build(self.config.get(), op.item.integration, self.state_dir)
+        except IntegrationError as exc:
+            raise ApplicationError(str(exc), type="IntegrationError", non_retryable=not exc.retryable) from None
+
+    @staticmethod
+    def _context(op: ItemOp) -> GrantContext:
+        return GrantContext(
+            request_id=op.request_id, requester=op.requester, grantee=op.grantee, item=op.item, expires_at=op.expires_at
+        )
+
+    async def _call(self, what: str, op: ItemOp) -> dict[str, Any]:
+        integ = self._integration(op)
+        ctx = self._context(op)
+        try:
+            if what == "grant":
+                return await integ.grant(ctx)
+            if what == "extend":
+                await integ.extend(ctx)
+            else:
+                await integ.revoke(ctx)
+            return {}
+        except IntegrationError as exc:
+            raise ApplicationError(str(exc), type="IntegrationError", non_retryable=not exc.retryable) from None
+
+    @activity.defn(name="grant_item")
+    async def grant_item(self, op: ItemOp) -> dict[str, Any]:
+        details = await self._call("grant", op)
+        hidden = {k: str(v) for k, v in details.items() if k in SECRET_KEYS}
+        if hidden:
+            if self.secrets is None:
+                raise ApplicationError(
+                    "the integration returned secrets but no secret store is configured",
+                    type="ConfigurationError",
+                    non_retryable=True,
+                )
+            ref = self.secrets.put(op.request_id, item_key(op), hidden)
+            details = {k: v for k, v in details.items() if k not in SECRET_KEYS}
+            details["secret_ref"] = ref
+        return details
+
+    @activity.defn(name="extend_item")
+    async def extend_item(self, op: ItemOp) -> dict[str, Any]:
+        return await self._call("extend", op)
+
+    @activity.defn(name="revoke_item")
+    async def revoke_item(self, op: ItemOp) -> dict[str, Any]:
+        return await self._call("revoke", op)

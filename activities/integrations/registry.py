@@ -1,0 +1,37 @@
+"""Integration type → driver. Adding an integration type touches its own module and this table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from activities.integrations.base import Integration, IntegrationError
+from activities.integrations.script import ScriptIntegrationDriver
+from grantflow.config import GrantflowConfig, PostgresIntegration, ScriptIntegration
+
+Factory = Callable[[ScriptIntegration | PostgresIntegration, Path, Path], Integration]
+
+
+def _script(cfg: ScriptIntegration | PostgresIntegration, base_dir: Path, state_dir: Path) -> Integration:
+    assert isinstance(cfg, ScriptIntegration)
+    return ScriptIntegrationDriver(cfg, base_dir, state_dir)
+
+
+def _postgresql(cfg: ScriptIntegration | PostgresIntegration, base_dir: Path, state_dir: Path) -> Integration:
+    from activities.integrations.postgresql import PostgresIntegrationDriver
+
+    assert isinstance(cfg, PostgresIntegration)
+    return PostgresIntegrationDriver(cfg)
+
+
+FACTORIES: dict[str, Factory] = {"script": _script, "postgresql": _postgresql}
+
+
+def build(config: GrantflowConfig, integration_id: str, state_dir: Path) -> Integration:
+    integ = config.integration(integration_id)
+    if integ is None:
+        raise IntegrationError(f"unknown integration {integration_id!r}", retryable=False)
+    factory = FACTORIES.get(integ.type)
+    if factory is None:
+        raise IntegrationError(f"integration type {integ.type!r} is not supported", retryable=False)
+    return factory(integ, config.source_dir, state_dir)

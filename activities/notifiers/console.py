@@ -1,0 +1,47 @@
+"""The default notifier: one structured log line per person to tell, so `make dev` shows the flow."""
+
+from __future__ import annotations
+
+import structlog
+
+from grantflow.models import AccessStatus, Transition
+
+log = structlog.get_logger("grantflow.notify")
+
+
+def messages(t: Transition) -> list[tuple[str, str]]:
+    """(recipient, text) pairs for one transition: who would be told what."""
+    v = t.status
+    what = ", ".join(g.label() for g in v.grants)
+    head = f"[{v.request_id}] {v.grantee} → {what}"
+    if t.kind == "submitted":
+        return [
+            (a, f"{head}: approval requested by {v.requester} ({v.justification or 'no justification'})")
+            for a in v.approvers
+        ] + [(v.requester, f"{head}: submitted, waiting for approval")]
+    if t.kind == "approval_reminder":
+        return [(a, f"{head}: still waiting for your approval") for a in v.approvers]
+    if t.kind == "expiry_reminder":
+        return [
+            (
+                v.grantee,
+                f"{head}: expires at {v.expires_at:%H:%M} UTC; extend with `grantflow extend "
+                f"{v.request_id} --as {v.grantee}`",
+            )
+        ]
+    if t.kind in ("active", "rejected", "revoked", "expired", "failed", "approval_timeout", "extended"):
+        text = f"{head}: {v.status.value}"
+        if v.status == AccessStatus.ACTIVE and v.expires_at:
+            text += f" until {v.expires_at:%Y-%m-%d %H:%M} UTC"
+        if v.status_reason:
+            text += f" ({v.status_reason})"
+        people = {v.requester, v.grantee}
+        return [(p, text) for p in sorted(people)]
+    return []
+
+
+class ConsoleNotifier:
+    async def notify(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            for recipient, text in messages(t):
+                log.info("notify", to=recipient, request_id=t.status.request_id, kind=t.kind, message=text)

@@ -1,0 +1,19 @@
+"""Policy resolution as an activity, so the decision made with the config of that moment is recorded in
+the workflow's history and replays identically even after the config changes."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from grantflow import policy
+from grantflow.config import ConfigSource
+from grantflow.models import PolicyDecision, RequestSpec
+
+
+class PolicyActivities:
+    def __init__(self, config: ConfigSource):
+        self.config = config
+
+    @activity.defn(name="resolve_policy")
+    async def resolve_policy(self, spec: RequestSpec) -> PolicyDecision:
+        return policy.decide(self.config.get(), spec)

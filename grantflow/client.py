@@ -1,0 +1,379 @@
+"""The client facade every front door (CLI, Slack, MCP) uses: submit, decide, extend, revoke, look.
+
+It validates input against the policy before anything starts (so people get an answer at once), starts
+and talks to workflows through Temporal updates (so refusals come back immediately), and reads listings
+and the audit trail from the store. Front doors never talk to Temporal or integrations directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from grantflow import policy
+from grantflow.config import ConfigSource, GrantflowConfig
+from grantflow.durations import DurationError, parse_duration
+from grantflow.models import (
+    AccessStatus,
+    AuditEvent,
+    GrantItem,
+    RequestSpec,
+    StatusView,
+    WorkflowInput,
+)
+from grantflow.settings import Settings
+from grantflow.store import Store
+from workflows.access_request import AccessRequestWorkflow, initial_search_attributes, summary_line
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+REQUEST_ID_LENGTH = 10
+
+
+class GrantflowError(Exception):
+    """An error meant for the person at the front door (one line, no stack trace)."""
+
+
+class BadRequest(GrantflowError):
+    pass
+
+
+class NotFound(GrantflowError):
+    pass
+
+
+class Refused(GrantflowError):
+    pass
+
+
+def new_request_id(idempotency_key: str | None = None, requester: str = "") -> str:
+    """Short, unique, URL- and role-name-safe. Derived from the idempotency key when there is one, so a
+    duplicate submission lands on the same workflow id."""
+    if idempotency_key:
+        digest = hashlib.sha256(f"{requester}\0{idempotency_key}".encode()).digest()
+        return "".join(_ID_ALPHABET[b % len(_ID_ALPHABET)] for b in digest[:REQUEST_ID_LENGTH])
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(REQUEST_ID_LENGTH))
+
+
+def workflow_id_for(request_id: str) -> str:
+    return f"access-request-{request_id}"
+
+
+def request_id_from(ref: str) -> str:
+    """Accept a request id or a workflow id."""
+    ref = ref.strip()
+    return ref.removeprefix("access-request-")
+
+
+@dataclass(frozen=True)
+class Submitted:
+    request_id: str
+    workflow_id: str
+    existing: bool = False
+
+    def as_json(self) -> dict[str, str]:
+        return {"request_id": self.request_id, "workflow_id": self.workflow_id}
+
+
+def _client_event(
+    request_id: str,
+    actor: str,
+    action: str,
+    reason: str,
+    outcome: str = "refused",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent(
+        key=f"client:{secrets.token_hex(12)}",
+        request_id=request_id,
+        at=datetime.now(UTC),
+        actor=actor or "unknown",
+        action=action,
+        outcome=outcome,  # type: ignore[arg-type]
+        reason=reason,
+        detail=detail or {},
+    )
+
+
+class GrantflowClient:
+    def __init__(self, temporal: Client, config: ConfigSource, store: Store, task_queue: str):
+        self.temporal = temporal
+        self.config_source = config
+        self.store = store
+        self.task_queue = task_queue
+
+    @classmethod
+    async def connect(cls, settings: Settings, config: ConfigSource | None = None) -> GrantflowClient:
+        from grantflow.temporal import connect
+
+        store = Store(settings.database_url)
+        await asyncio.to_thread(store.create_all)
+        temporal = await connect(settings)
+        return cls(temporal, config or ConfigSource(settings.config_file), store, settings.task_queue)
+
+    @property
+    def config(self) -> GrantflowConfig:
+        return self.config_source.get()
+
+    # --- building a request ------------------------------------------------------------------------
+
+    def build_spec(
+        self,
+        *,
+        requester: str,
+        grantee: str | None = None,
+        integration: str | None = None,
+        resource_type: str | None = None,
+        resources: Sequence[str] = (),
+        permission: str | None = None,
+        bundle: str | None = None,
+        duration: str | int | None = None,
+        justification: str = "",
+        source: str = "cli",
+    ) -> RequestSpec:
+        """Turn front-door fields into a spec the policy allows, or raise BadRequest/Refused with why."""
+        cfg = self.config
+        requester = policy.normalize_email(requester or "")
+        grantee = policy.normalize_email(grantee or requester)
+        if "@" not in requester:
+            raise BadRequest(f'"{requester}" is not an email address')
+        if "@" not in grantee:
+            raise BadRequest(f'"{grantee}" is not an email address')
+        if len(justification) > 3000:
+            raise BadRequest("the justification is longer than 3000 characters")
+        items: list[GrantItem]
+        if bundle:
+            try:
+                items = policy.bundle_items(cfg, bundle, resources)
+            except policy.PolicyError as exc:
+                raise BadRequest(str(exc)) from None
+        else:
+            missing = [
+                n
+                for n, v in (
+                    ("--integration", integration),
+                    ("--resource-type", resource_type),
+                    ("--permission", permission),
+                )
+                if not v
+            ]
+            if missing or not resources:
+                missing += [] if resources else ["--resource"]
+                raise BadRequest(f"missing {', '.join(missing)} (or use --bundle)")
+            assert integration and resource_type and permission
+            items = [
+                GrantItem(integration=integration, resource_type=resource_type, resource=r, permission=permission)
+                for r in dict.fromkeys(resources)
+            ]
+            for item in items:
+                problem = policy.item_problem(cfg, item)
+                if problem:
+                    raise BadRequest(problem)
+        seconds = self._duration(cfg, requester, grantee, items, bundle, duration)
+        spec = RequestSpec(
+            requester=requester,
+            grantee=grantee,
+            items=items,
+            bundle=bundle,
+            duration_seconds=seconds,
+            justification=justification.strip(),
+            source=source,
+        )
+        decision = policy.decide(cfg, spec)
+        if not decision.allowed:
+            raise Refused(decision.reason)
+        return spec
+
+    @staticmethod
+    def _duration(
+        cfg: GrantflowConfig,
+        requester: str,
+        grantee: str,
+        items: list[GrantItem],
+        bundle: str | None,
+        duration: str | int | None,
+    ) -> int:
+        if duration not in (None, ""):
+            try:
+                seconds = parse_duration(duration)  # type: ignore[arg-type]
+            except DurationError as exc:
+                raise BadRequest(f"--duration: {exc}") from None
+            if seconds <= 0:
+                raise BadRequest("--duration must be positive")
+            return seconds
+        flows = [
+            f for f in policy.flows_for(cfg, requester) if all(policy.flow_covers(cfg, f, i, bundle) for i in items)
+        ]
+        return flows[0].default_duration if flows else 3600
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    async def submit(self, spec: RequestSpec, idempotency_key: str | None = None) -> Submitted:
+        request_id = new_request_id(idempotency_key, spec.requester)
+        workflow_id = workflow_id_for(request_id)
+        now = datetime.now(UTC)
+        inp = WorkflowInput(request_id=request_id, spec=spec, submitted_at=now)
+        preview = StatusView(
+            request_id=request_id,
+            workflow_id=workflow_id,
+            status=AccessStatus.PENDING_APPROVAL,
+            requester=spec.requester,
+            grantee=spec.grantee,
+            grants=spec.items,
+            duration_seconds=spec.duration_seconds,
+            submitted_at=now,
+        )
+        if idempotency_key:
+            try:
+                await self.temporal.get_workflow_handle(workflow_id).describe()
+                return Submitted(request_id, workflow_id, existing=True)
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+        try:
+            await self.temporal.start_workflow(
+                AccessRequestWorkflow.run,
+                inp,
+                id=workflow_id,
+                task_queue=self.task_queue,
+                search_attributes=initial_search_attributes(preview),
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary=f"{spec.requester} asks for {summary_line(preview).split(' · ')[0]}",
+                static_details=self._details_markdown(spec),
+            )
+        except WorkflowAlreadyStartedError:
+            return Submitted(request_id, workflow_id, existing=True)
+        return Submitted(request_id, workflow_id)
+
+    @staticmethod
+    def _details_markdown(spec: RequestSpec) -> str:
+        lines = [
+            f"**Requester:** {spec.requester}",
+            f"**Grantee:** {spec.grantee}",
+            f"**Duration:** {spec.duration_seconds // 60} min",
+            f"**Justification:** {spec.justification}",
+            "**Items:**",
+        ]
+        lines += [f"- {i.label()}" for i in spec.items]
+        return "\n".join(lines)
+
+    def _handle(self, request_id: str) -> WorkflowHandle[Any, Any]:
+        return self.temporal.get_workflow_handle(workflow_id_for(request_id_from(request_id)))
+
+    async def _update(self, request_id: str, name: str, payload: dict[str, Any], actor: str) -> StatusView:
+        request_id = request_id_from(request_id)
+        handle = self._handle(request_id)
+        try:
+            return await handle.execute_update(name, payload, result_type=StatusView)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            reason = str(cause.message if isinstance(cause, ApplicationError) else cause or exc)
+            if not (isinstance(cause, ApplicationError) and cause.type == "Refused"):
+                # Rejected by the validator: nothing reached history, so the refusal is recorded here.
+                await asyncio.to_thread(
+                    self.store.append_audit, [_client_event(request_id, actor, name, reason, detail=payload)]
+                )
+            raise Refused(reason) from None
+        except RPCError as exc:
+            await self._explain_rpc_error(request_id, name, exc, actor)
+            raise
+
+    async def _explain_rpc_error(self, request_id: str, action: str, exc: RPCError, actor: str) -> None:
+        if exc.status == RPCStatusCode.NOT_FOUND or "already completed" in str(exc).lower():
+            view = await asyncio.to_thread(self.store.get_request, request_id)
+            if view is None:
+                try:
+                    view = await self._handle(request_id).query("status", result_type=StatusView)
+                except RPCError:
+                    raise NotFound(f"unknown request id {request_id}") from None
+            reason = f"request {request_id} is already {view.status.value}"
+            await asyncio.to_thread(self.store.append_audit, [_client_event(request_id, actor, action, reason)])
+            raise Refused(reason) from None
+
+    async def approve(
+        self, request_id: str, approver: str, comment: str = "", *, break_glass: bool = False, reason: str = ""
+    ) -> StatusView:
+        payload: dict[str, Any] = {"approver": approver, "comment": comment}
+        if break_glass:
+            payload.update(break_glass=True, reason=reason)
+        return await self._update(request_id, "approve", payload, approver)
+
+    async def reject(self, request_id: str, approver: str, reason: str = "") -> StatusView:
+        return await self._update(request_id, "reject", {"approver": approver, "reason": reason}, approver)
+
+    async def extend(self, request_id: str, actor: str) -> StatusView:
+        return await self._update(request_id, "extend", {"actor": actor}, actor)
+
+    async def revoke(self, request_id: str, actor: str, reason: str = "") -> StatusView:
+        return await self._update(request_id, "revoke", {"actor": actor, "reason": reason}, actor)
+
+    async def status(self, request_id: str) -> StatusView:
+        request_id = request_id_from(request_id)
+        try:
+            return await self._handle(request_id).query("status", result_type=StatusView)
+        except RPCError as exc:
+            view = await asyncio.to_thread(self.store.get_request, request_id)
+            if view is not None:
+                return view
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                raise NotFound(f"unknown request id {request_id}") from None
+            raise
+
+    async def wait_for(
+        self, request_id: str, statuses: set[AccessStatus], timeout: float = 30.0, interval: float = 0.2
+    ) -> StatusView:
+        """Poll the status query until one of `statuses` (for CLIs and tests that want to see an outcome)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            view = await self.status(request_id)
+            if view.status in statuses or asyncio.get_running_loop().time() > deadline:
+                return view
+            await asyncio.sleep(interval)
+
+    # --- listings --------------------------------------------------------------------------------------
+
+    async def list_requests(
+        self,
+        *,
+        person: str | None = None,
+        status: str | Sequence[str] | None = None,
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[StatusView]:
+        if isinstance(status, str):
+            status = status.upper()
+            if status not in AccessStatus.__members__:
+                raise BadRequest(f'unknown status "{status}" (one of {", ".join(AccessStatus.__members__)})')
+        who = policy.normalize_email(person) if person else None
+        return await asyncio.to_thread(self.store.list_requests, person=who, status=status, since=since, limit=limit)
+
+    async def recent(self, person: str, days: int = 7) -> list[StatusView]:
+        """Active requests plus everything else from the last `days` days (Slack's "my requests")."""
+        since = datetime.now(UTC) - timedelta(days=days)
+        rows = await self.list_requests(person=person, since=since, limit=100)
+        active = await self.list_requests(person=person, status=[AccessStatus.ACTIVE.value], limit=100)
+        seen = {r.request_id for r in rows}
+        return [*rows, *(a for a in active if a.request_id not in seen)]
+
+    async def audit(self, *, request_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]:
+        rid = request_id_from(request_id) if request_id else None
+        return await asyncio.to_thread(self.store.audit, request_id=rid, since=since)
+
+    async def record_refusal(
+        self, actor: str, action: str, reason: str, request_id: str = "", detail: dict[str, Any] | None = None
+    ) -> None:
+        """Front doors record requests the policy refused before any workflow existed."""
+        await asyncio.to_thread(
+            self.store.append_audit, [_client_event(request_id, actor, action, reason, detail=detail)]
+        )

@@ -1,0 +1,396 @@
+"""The grantflow.yml schema, its loader and its line-pointing validation.
+
+`load_config` returns a validated `GrantflowConfig` or raises `ConfigError` with every problem found,
+each as `file:line: path: message`, so that `grantflow config check` can print them all at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from grantflow.durations import DurationError, parse_duration
+
+SHIPPED_EXAMPLE = Path(__file__).parent / "examples" / "grantflow.yml"
+
+PRINCIPAL_HELP = 'must be "user:EMAIL" or "group:NAME"'
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _duration(value: Any) -> int:
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class ScriptResourceType(_Strict):
+    id: str
+    name: str | None = None
+    resources: list[str] = Field(default_factory=list)
+    permissions: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+class IntegrationBase(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    name: str = ""
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+
+
+class ScriptIntegration(IntegrationBase):
+    type: Literal["script"]
+    resource_types: list[ScriptResourceType]
+    grant: list[str] = Field(min_length=1)
+    revoke: list[str] = Field(min_length=1)
+    extend: list[str] | None = None
+    list_resources: list[str] | None = None
+    timeout: Annotated[int, Field(gt=0)] = 60
+    workdir: str | None = None
+
+    _timeout_duration = field_validator("timeout", mode="before")(_duration)
+
+
+class PostgresIntegration(IntegrationBase):
+    type: Literal["postgresql"]
+    dsn_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    resource_types: list[Literal["database", "schema", "table"]] = Field(
+        default_factory=lambda: ["database", "schema", "table"]  # type: ignore[arg-type]
+    )
+    permissions: dict[str, str | list[str]] = Field(default_factory=dict)
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    host: str | None = None
+    port: int | None = None
+
+
+Integration = Annotated[ScriptIntegration | PostgresIntegration, Field(discriminator="type")]
+
+
+class BundleItem(_Strict):
+    integration: str
+    resource_type: str
+    resource: str
+    permission: str
+
+
+class Bundle(_Strict):
+    id: str
+    name: str = ""
+    description: str = ""
+    items: list[BundleItem] = Field(min_length=1)
+
+
+class FlowGrant(_Strict):
+    integration: str
+    resource_types: list[str] = Field(default_factory=lambda: ["*"])
+    resources: list[str] = Field(default_factory=lambda: ["*"])
+    permissions: list[str] = Field(min_length=1)
+
+
+class FlowBundleGrant(_Strict):
+    bundle: str
+
+
+class Extension(_Strict):
+    enabled: bool = False
+    max_extensions: int = Field(default=1, ge=0)
+    duration: int = 3600
+    notify_before: int = 900
+
+    _durations = field_validator("duration", "notify_before", mode="before")(_duration)
+
+
+class AccessFlow(_Strict):
+    id: str
+    name: str = ""
+    description: str = ""
+    requestors: list[str] = Field(min_length=1)
+    grants: list[FlowGrant | FlowBundleGrant] = Field(min_length=1)
+    approvers: list[str] = Field(default_factory=list)
+    approvals_required: int = Field(default=1, ge=0)
+    approval_channel: str | None = None
+    approval_reminder: int = 24 * 3600
+    max_duration: int = 8 * 3600
+    default_duration: int = 3600
+    justification_required: bool = True
+    extension: Extension = Field(default_factory=Extension)
+
+    _durations = field_validator("max_duration", "default_duration", "approval_reminder", mode="before")(_duration)
+
+
+class GrantflowConfig(_Strict):
+    admins: list[str] = Field(default_factory=list)
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    integrations: list[Integration] = Field(default_factory=list)
+    bundles: list[Bundle] = Field(default_factory=list)
+    access_flows: list[AccessFlow] = Field(default_factory=list)
+    # The folder of the file it came from: relative script paths resolve against it.
+    _source_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def source_dir(self) -> Path:
+        return self._source_dir
+
+    def integration(self, integration_id: str) -> ScriptIntegration | PostgresIntegration | None:
+        return next((i for i in self.integrations if i.id == integration_id), None)
+
+    def bundle(self, bundle_id: str) -> Bundle | None:
+        return next((b for b in self.bundles if b.id == bundle_id), None)
+
+    def flow(self, flow_id: str) -> AccessFlow | None:
+        return next((f for f in self.access_flows if f.id == flow_id), None)
+
+    def expand(self, principals: Iterable[str]) -> list[str]:
+        """Principals (`user:X`, `group:G`) to a sorted list of lower-cased emails."""
+        out: set[str] = set()
+        for p in principals:
+            kind, _, name = p.partition(":")
+            if kind == "user":
+                out.add(name.strip().lower())
+            elif kind == "group":
+                out.update(e.strip().lower() for e in self.groups.get(name, []))
+        return sorted(out)
+
+
+class ConfigError(Exception):
+    """Every problem in a config file, each already formatted as `file:line: path: message`."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+# --- line numbers ---------------------------------------------------------------------------------
+
+
+def _line_map(text: str) -> dict[tuple[str | int, ...], int]:
+    """Map each YAML path to its 1-based line, so that errors can point into the file."""
+    lines: dict[tuple[str | int, ...], int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, str(key.value))
+                lines[child] = key.start_mark.line + 1
+                walk(value, child)
+                lines[child] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+def _nearest_line(lines: dict[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Drop pydantic's union/discriminator tags (e.g. 'script', 'FlowGrant') from an error location."""
+    tags = {"script", "postgresql", "FlowGrant", "FlowBundleGrant", "function-before[_duration(), int]"}
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in tags or p.startswith("function-"))))
+
+
+def _pydantic_message(err: Any) -> str:
+    msg = str(err.get("msg", "invalid"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    if err.get("type") == "extra_forbidden":
+        return "unknown field"
+    if err.get("type") == "missing":
+        return "is required"
+    if err.get("type") == "union_tag_invalid":
+        return f"unknown type {err.get('input')!r} (expected script or postgresql)"
+    return msg
+
+
+# --- cross-reference checks ------------------------------------------------------------------------
+
+
+def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+
+    def check_principal(path: tuple[str | int, ...], p: str) -> None:
+        kind, sep, name = p.partition(":")
+        if not sep or kind not in ("user", "group") or not name:
+            problems.append((path, f'"{p}" {PRINCIPAL_HELP}'))
+        elif kind == "group" and name not in cfg.groups:
+            problems.append((path, f'unknown group "{name}"'))
+        elif kind == "user" and "@" not in name:
+            problems.append((path, f'"{name}" is not an email'))
+
+    for i, p in enumerate(cfg.admins):
+        check_principal(("admins", i), p)
+    for g, members in cfg.groups.items():
+        for j, m in enumerate(members):
+            if "@" not in m:
+                problems.append((("groups", g, j), f'"{m}" is not an email'))
+
+    def dupes(kind: str, ids: list[str]) -> None:
+        seen: set[str] = set()
+        for i, x in enumerate(ids):
+            if x in seen:
+                problems.append(((kind, i, "id"), f'duplicate id "{x}"'))
+            seen.add(x)
+
+    dupes("integrations", [i.id for i in cfg.integrations])
+    dupes("bundles", [b.id for b in cfg.bundles])
+    dupes("access_flows", [f.id for f in cfg.access_flows])
+
+    def check_item(path: tuple[str | int, ...], integ: str, rtype: str | None, perm: str | None) -> None:
+        integration = cfg.integration(integ)
+        if integration is None:
+            problems.append(((*path, "integration"), f'unknown integration "{integ}"'))
+            return
+        if isinstance(integration, ScriptIntegration):
+            types = {t.id: t for t in integration.resource_types}
+            if rtype is not None and rtype != "*" and rtype not in types:
+                problems.append(((*path, "resource_type"), f'integration "{integ}" has no resource type "{rtype}"'))
+            elif perm is not None and perm != "*" and rtype in types and perm not in types[rtype].permissions:
+                problems.append(
+                    ((*path, "permission"), f'resource type "{rtype}" of "{integ}" has no permission "{perm}"')
+                )
+        else:
+            if rtype is not None and rtype != "*" and rtype not in integration.resource_types:
+                problems.append(((*path, "resource_type"), f'integration "{integ}" has no resource type "{rtype}"'))
+
+    for b_i, b in enumerate(cfg.bundles):
+        for it_i, it in enumerate(b.items):
+            check_item(("bundles", b_i, "items", it_i), it.integration, it.resource_type, it.permission)
+
+    for f_i, f in enumerate(cfg.access_flows):
+        base: tuple[str | int, ...] = ("access_flows", f_i)
+        for r_i, p in enumerate(f.requestors):
+            check_principal((*base, "requestors", r_i), p)
+        for a_i, p in enumerate(f.approvers):
+            check_principal((*base, "approvers", a_i), p)
+        for g_i, fg in enumerate(f.grants):
+            gpath = (*base, "grants", g_i)
+            if isinstance(fg, FlowBundleGrant):
+                if cfg.bundle(fg.bundle) is None:
+                    problems.append(((*gpath, "bundle"), f'unknown bundle "{fg.bundle}"'))
+            else:
+                check_item(gpath, fg.integration, None, None)
+                for t_i, t in enumerate(fg.resource_types):
+                    check_item((*gpath, "resource_types", t_i), fg.integration, t, None)
+        if f.max_duration <= 0:
+            problems.append(((*base, "max_duration"), "must be greater than 0"))
+        if f.default_duration > f.max_duration:
+            problems.append(((*base, "default_duration"), "is longer than max_duration"))
+        if f.approvals_required > 0 and not f.approvers:
+            problems.append(((*base, "approvers"), "approvals_required > 0 but no approvers are named"))
+        elif f.approvals_required > len(cfg.expand(f.approvers)) and f.approvers:
+            problems.append(((*base, "approvals_required"), "is more than the number of people who can approve"))
+        if f.extension.enabled and f.extension.duration <= 0:
+            problems.append(((*base, "extension", "duration"), "must be greater than 0"))
+    return problems
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+
+def parse_config(text: str, filename: str = "grantflow.yml") -> GrantflowConfig:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{mark.line + 1}" if mark is not None else "?"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{filename}:{where}: invalid YAML: {problem}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{filename}:1: the file must be a mapping (admins, groups, integrations, ...)"])
+    lines = _line_map(text)
+    try:
+        cfg = GrantflowConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = _clean_loc(tuple(err["loc"]))
+            line = _nearest_line(lines, loc)
+            problems.append(f"{filename}:{line or '?'}: {format_path(loc)}: {_pydantic_message(err)}")
+        raise ConfigError(sorted(set(problems), key=problems.index)) from None
+    semantic = _semantic_problems(cfg)
+    if semantic:
+        raise ConfigError([f"{filename}:{_nearest_line(lines, p) or '?'}: {format_path(p)}: {m}" for p, m in semantic])
+    return cfg
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """GRANTFLOW_CONFIG, else ./grantflow.yml, else the shipped example."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("GRANTFLOW_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("grantflow.yml")
+    return local if local.exists() else SHIPPED_EXAMPLE
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> GrantflowConfig:
+    p = config_path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{p}: cannot read config: {exc.strerror or exc}"]) from None
+    cfg = parse_config(text, str(p))
+    cfg._source_dir = p.resolve().parent
+    return cfg
+
+
+class ConfigSource:
+    """The config a long-running process uses: re-read when the file changes, kept when the new one is bad."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None):
+        self.path = config_path(path)
+        self._mtime: float | None = None
+        self._config: GrantflowConfig | None = None
+        self.last_error: ConfigError | None = None
+
+    def get(self) -> GrantflowConfig:
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError:
+            mtime = None
+        if self._config is None or mtime != self._mtime:
+            try:
+                self._config = load_config(self.path)
+                self.last_error = None
+            except ConfigError as exc:
+                if self._config is None:
+                    raise
+                self.last_error = exc
+            self._mtime = mtime
+        return self._config

@@ -1,0 +1,202 @@
+"""`grantflow dev`: the whole stack on embedded defaults, no Docker.
+
+Temporal dev server (SQLite under .grantflow/, Web UI on :8233, search attributes registered) — or the one
+already listening on TEMPORAL_ADDRESS — the demo PostgreSQL, the worker and the Slack app, each a child
+process. Ctrl-C stops them all, newest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from grantflow.settings import Settings
+from grantflow.temporal import SEARCH_ATTRIBUTES
+
+console = Console(highlight=False, stderr=True)
+
+
+def temporal_binary() -> str:
+    here = Path(sys.executable).parent / "temporal"
+    found = str(here) if here.exists() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the `temporal` binary is missing: install the project (`make dev` does)")
+    return found
+
+
+def host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return (host or "localhost"), int(port)
+
+
+def is_listening(address: str, timeout: float = 0.5) -> bool:
+    host, port = host_port(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def temporal_dev_command(
+    db_file: Path, port: int, ui_port: int, ip: str = "127.0.0.1", headless: bool = False
+) -> list[str]:
+    cmd = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(db_file),
+        "--port",
+        str(port),
+        "--ip",
+        ip,
+        "--log-level",
+        "warn",
+    ]
+    cmd += ["--headless"] if headless else ["--ui-port", str(ui_port)]
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        cmd += ["--search-attribute", f"{name}={kind}"]
+    return cmd
+
+
+def wait_listening(address: str, proc: subprocess.Popen[Any] | None, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_listening(address):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process for {address} exited with code {proc.returncode}")
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on {address} after {timeout:.0f}s")
+
+
+class Children:
+    """Child processes stopped in reverse order: SIGTERM, then SIGKILL after a grace period."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen[Any]]] = []
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen[Any]:
+        stdout: Any = open(log, "ab") if log else None  # noqa: SIM115 - lives as long as the child
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=stdout, stderr=subprocess.STDOUT if log else None, start_new_session=True
+        )
+        self.procs.append((name, proc))
+        return proc
+
+    def failed(self) -> str | None:
+        for name, p in self.procs:
+            if p.poll() is not None:
+                return f"{name} exited with code {p.returncode}"
+        return None
+
+    def stop(self) -> None:
+        for name, p in reversed(self.procs):
+            if p.poll() is None:
+                console.print(f"stopping {name}…")
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=35)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+def ensure_encryption_keys(state_dir: Path) -> str:
+    """GRANTFLOW_ENCRYPTION_KEYS, else a key generated once into .grantflow/encryption.key."""
+    env = os.environ.get("GRANTFLOW_ENCRYPTION_KEYS")
+    if env:
+        return env
+    from grantflow.codec import generate_key_file
+
+    return generate_key_file(state_dir / "encryption.key")
+
+
+def run_dev(slack: bool = True, postgres: bool = True) -> int:
+    settings = Settings()
+    state = settings.state_dir.resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["GRANTFLOW_STATE_DIR"] = str(state)
+    env["GRANTFLOW_ENCRYPTION_KEYS"] = ensure_encryption_keys(state)
+    children = Children()
+    pg: Any = None
+    try:
+        if is_listening(settings.temporal_address):
+            console.print(f"Using the Temporal server already on {settings.temporal_address}")
+            from grantflow.temporal import connect, register_search_attributes
+
+            async def register() -> None:
+                await register_search_attributes(await connect(settings))
+
+            asyncio.run(register())
+            ui = "(the running server's UI)"
+        else:
+            host, port = host_port(settings.temporal_address)
+            ui_port = port + 1000
+            console.print(
+                f"Starting the Temporal dev server on {settings.temporal_address} (data: {state}/temporal.db)"
+            )
+            proc = children.start(
+                "temporal",
+                temporal_dev_command(
+                    state / "temporal.db", port, ui_port, ip="127.0.0.1" if host in ("localhost", "127.0.0.1") else host
+                ),
+                env,
+                state / "temporal.log",
+            )
+            wait_listening(settings.temporal_address, proc)
+            ui = f"http://localhost:{ui_port}"
+        if postgres and "DEMO_PG_DSN" not in env:
+            from grantflow.pgserver import PgServer, ensure_demo_schema
+
+            console.print(f"Starting the demo PostgreSQL (data: {state}/pg)")
+            pg = PgServer(state / "pg")
+            pg.start()
+            ensure_demo_schema(pg.admin_dsn)
+            env["DEMO_PG_DSN"] = pg.admin_dsn
+        children.start("worker", [sys.executable, "-m", "worker"], env)
+        if slack and env.get("SLACK_BOT_TOKEN") and (env.get("SLACK_APP_TOKEN") or env.get("SLACK_SIGNING_SECRET")):
+            children.start("slack app", [sys.executable, "-m", "grantflow.cli", "slack"], env)
+            where = (
+                "Socket Mode" if env.get("SLACK_APP_TOKEN") else f"http://localhost:{settings.slack_port}/slack/events"
+            )
+            console.print(f"Slack app: {where}")
+        elif slack:
+            console.print("Slack app not started: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)")
+        console.print(f"\n[bold]grantflow is running.[/bold] Temporal Web UI: {ui}")
+        console.print("Try (the example config's engineers may read the demo database, approved by bob):")
+        console.print(
+            "  grantflow request --as alice@example.com --integration demo-postgres --resource-type database"
+            " --resource orders --permission read --duration 1h --justification 'debug an order'"
+        )
+        console.print("  grantflow approve <ID> --as bob@example.com")
+        console.print("  grantflow details <ID> --as alice@example.com")
+        console.print("Ctrl-C stops everything.\n")
+        while True:
+            problem = children.failed()
+            if problem:
+                console.print(f"[red]{problem}[/red]; stopping")
+                return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("\nShutting down…")
+        return 0
+    except RuntimeError as exc:
+        console.print(f"[red]grantflow dev: {exc}[/red]")
+        return 1
+    finally:
+        children.stop()
+        if pg is not None:
+            pg.stop()

@@ -1,0 +1,191 @@
+"""Shared domain models: what crosses the boundaries between front doors, workflows and activities.
+
+Every model here is a pydantic v2 model so that the Temporal pydantic data converter carries it
+through workflow history unchanged, and so that front doors validate input at the edge.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AccessStatus(StrEnum):
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    GRANTING = "GRANTING"
+    ACTIVE = "ACTIVE"
+    REJECTED = "REJECTED"
+    REVOKING = "REVOKING"
+    REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"
+    FAILED = "FAILED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({AccessStatus.REJECTED, AccessStatus.REVOKED, AccessStatus.EXPIRED, AccessStatus.FAILED})
+
+
+class GrantItem(BaseModel):
+    """One thing to grant: a permission on one resource of one integration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    integration: str
+    resource_type: str
+    resource: str
+    permission: str
+
+    def label(self) -> str:
+        return f"{self.integration}/{self.resource_type}:{self.resource} ({self.permission})"
+
+
+class RequestSpec(BaseModel):
+    """What a person asks for, exactly as a front door submits it."""
+
+    requester: str
+    grantee: str
+    items: list[GrantItem]
+    bundle: str | None = None
+    duration_seconds: int
+    justification: str = ""
+    source: str = "cli"
+
+
+class ExtensionRules(BaseModel):
+    enabled: bool = False
+    max_extensions: int = 0
+    duration_seconds: int = 0
+    notify_before_seconds: int = 0
+
+
+class PolicyDecision(BaseModel):
+    """The access-flow decision for one request, snapshotted into history by an activity."""
+
+    allowed: bool
+    reason: str = ""
+    flow_id: str = ""
+    flow_name: str = ""
+    approvers: list[str] = Field(default_factory=list)
+    approvals_required: int = 0
+    approval_channel: str | None = None
+    approval_timeout_seconds: int = 7 * 24 * 3600
+    approval_reminder_seconds: int = 24 * 3600
+    max_duration_seconds: int = 0
+    duration_seconds: int = 0
+    extension: ExtensionRules = Field(default_factory=ExtensionRules)
+    admins: list[str] = Field(default_factory=list)
+
+
+class Approval(BaseModel):
+    approver: str
+    comment: str = ""
+    at: datetime
+    break_glass: bool = False
+
+
+class GrantResult(BaseModel):
+    """Outcome of granting one item. `details` is what the grantee needs (no secrets: see docs/security.md)."""
+
+    item: GrantItem
+    ok: bool
+    details: dict[str, Any] = Field(default_factory=dict)
+    error: str = ""
+
+
+class StatusView(BaseModel):
+    """The `status` query answer (contract: at least these fields)."""
+
+    request_id: str
+    workflow_id: str
+    status: AccessStatus
+    status_reason: str = ""
+    requester: str
+    grantee: str
+    grants: list[GrantItem]
+    bundle: str | None = None
+    justification: str = ""
+    duration_seconds: int
+    flow_id: str = ""
+    flow_name: str = ""
+    approvers: list[str] = Field(default_factory=list)
+    approvals: list[Approval] = Field(default_factory=list)
+    approvals_required: int = 0
+    approval_channel: str | None = None
+    rejected_by: str | None = None
+    submitted_at: datetime
+    granted_at: datetime | None = None
+    expires_at: datetime | None = None
+    ended_at: datetime | None = None
+    extensions_used: int = 0
+    max_extensions: int = 0
+    extension_enabled: bool = False
+    extension_offered: bool = False
+    revoked_by: str | None = None
+
+
+AuditOutcome = Literal["ok", "refused", "failed", "info"]
+
+
+class AuditEvent(BaseModel):
+    """One line of the audit trail. `key` makes writes idempotent under activity retries."""
+
+    key: str
+    request_id: str
+    at: datetime
+    actor: str
+    action: str
+    outcome: AuditOutcome = "ok"
+    reason: str = ""
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Transition(BaseModel):
+    """What one or more lifecycle steps publish: the current view plus the audit events since last time.
+
+    `kind` tells notifiers what happened (submitted, approved, active, reminder, ...).
+    """
+
+    kind: str
+    status: StatusView
+    events: list[AuditEvent] = Field(default_factory=list)
+
+
+class WorkflowInput(BaseModel):
+    request_id: str
+    spec: RequestSpec
+    submitted_at: datetime
+
+
+# Signal / update payloads. Signals accept raw JSON and are validated inside the workflow so that a
+# malformed payload is refused and audited instead of being dropped by the SDK.
+
+
+class ApprovePayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approver: str = Field(min_length=3, max_length=320)
+    comment: str = Field(default="", max_length=3000)
+    break_glass: bool = False
+    reason: str = Field(default="", max_length=3000)
+
+
+class RejectPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approver: str = Field(min_length=3, max_length=320)
+    reason: str = Field(default="", max_length=3000)
+
+
+class ExtendPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=3, max_length=320)
+
+
+class RevokePayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=3, max_length=320)
+    reason: str = Field(default="", max_length=3000)

@@ -1,0 +1,31 @@
+"""Process settings from the environment (docs/contract.md, "Environment")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    temporal_address: str = Field("localhost:7233", validation_alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field("default", validation_alias="TEMPORAL_NAMESPACE")
+    task_queue: str = Field("access-requests", validation_alias="GRANTFLOW_TASK_QUEUE")
+    config_file: str | None = Field(None, validation_alias="GRANTFLOW_CONFIG")
+    state_dir: Path = Field(Path(".grantflow"), validation_alias="GRANTFLOW_STATE_DIR")
+    database_url: str = Field("sqlite:///.grantflow/grantflow.db", validation_alias="DATABASE_URL")
+    slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    slack_port: int = Field(3000, validation_alias="GRANTFLOW_SLACK_PORT")
+    encryption_keys: str | None = Field(None, validation_alias="GRANTFLOW_ENCRYPTION_KEYS")
+    metrics_port: int | None = Field(None, validation_alias=AliasChoices("GRANTFLOW_METRICS_PORT"))
+    max_cached_workflows: int = Field(500, validation_alias="GRANTFLOW_MAX_CACHED_WORKFLOWS")
+
+
+def load_settings() -> Settings:
+    return Settings()

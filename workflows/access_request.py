@@ -1,0 +1,642 @@
+"""AccessRequestWorkflow: the lifecycle of one access request, as a durable state machine.
+
+PENDING_APPROVAL → GRANTING → ACTIVE → REVOKING → EXPIRED | REVOKED, with REJECTED and FAILED as the
+other ends. Deterministic only: every side effect (policy lookup, grants, records, notifications) is an
+activity. Signals and updates share one handler per message so that a forged signal from the CLI is
+judged by exactly the rules a Slack click is; refusals change nothing and go to the audit trail.
+
+Publishing (request index, audit trail, notifications) runs in a background coroutine that drains an
+outbox in order and batches whatever accumulated, so that a slow Slack never delays a revocation and a
+busy workflow pays one activity for several transitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel, ValidationError
+
+    from grantflow import policy
+    from grantflow.models import (
+        AccessStatus,
+        Approval,
+        ApprovePayload,
+        AuditEvent,
+        ExtendPayload,
+        GrantItem,
+        GrantResult,
+        PolicyDecision,
+        RejectPayload,
+        RevokePayload,
+        StatusView,
+        Transition,
+        WorkflowInput,
+    )
+    from grantflow.ops import ItemOp, PublishBatch
+
+SA_STATUS = SearchAttributeKey.for_keyword("AccessStatus")
+SA_REQUESTER = SearchAttributeKey.for_keyword("AccessRequester")
+SA_GRANTEE = SearchAttributeKey.for_keyword("AccessGrantee")
+SA_INTEGRATIONS = SearchAttributeKey.for_keyword_list("AccessIntegrations")
+SA_EXPIRES_AT = SearchAttributeKey.for_datetime("AccessExpiresAt")
+
+APPROVAL_TIMEOUT_REASON = "approval timed out"
+GRANT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10), maximum_attempts=3
+)
+EXTEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
+)
+# Each revoke round retries a few times inside the activity; between rounds the workflow records the error
+# in status_reason and backs off, forever: revocation is never given up.
+REVOKE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20), maximum_attempts=4
+)
+REVOKE_ROUND_BACKOFF_MAX = timedelta(minutes=5)
+PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+P = TypeVar("P", bound=BaseModel)
+
+
+def search_attributes_for(view: StatusView) -> list[SearchAttributePair[Any]]:
+    """The contract's search attributes, current for this view (kept in step at every transition)."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(SA_STATUS, view.status.value),
+        SearchAttributePair(SA_REQUESTER, view.requester),
+        SearchAttributePair(SA_GRANTEE, view.grantee),
+        SearchAttributePair(SA_INTEGRATIONS, sorted({g.integration for g in view.grants})),
+    ]
+    if view.expires_at is not None:
+        pairs.append(SearchAttributePair(SA_EXPIRES_AT, view.expires_at))
+    return pairs
+
+
+def initial_search_attributes(view: StatusView) -> TypedSearchAttributes:
+    return TypedSearchAttributes(search_attributes_for(view))
+
+
+def summary_line(view: StatusView) -> str:
+    """One line for the Web UI: who → what · status."""
+    what = ", ".join(f"{g.integration}/{g.resource} ({g.permission})" for g in view.grants[:3])
+    if len(view.grants) > 3:
+        what += f" +{len(view.grants) - 3} more"
+    line = f"{view.grantee} → {what} · {view.status.value}"
+    if view.status == AccessStatus.ACTIVE and view.expires_at:
+        line += f" until {view.expires_at:%Y-%m-%d %H:%M} UTC"
+    if view.status_reason and view.status.is_final:
+        line += f" ({view.status_reason})"
+    return line
+
+
+@workflow.defn(name="AccessRequestWorkflow")
+class AccessRequestWorkflow:
+    @workflow.init
+    def __init__(self, inp: WorkflowInput) -> None:
+        self._inp = inp
+        self._spec = inp.spec
+        self._status = AccessStatus.PENDING_APPROVAL
+        self._reason = ""
+        self._decision: PolicyDecision | None = None
+        self._approvals: list[Approval] = []
+        self._rejected_by: str | None = None
+        self._revoke_by: str | None = None
+        self._revoke_reason = ""
+        self._granted_at: datetime | None = None
+        self._expires_at: datetime | None = None
+        self._ended_at: datetime | None = None
+        self._extensions_used = 0
+        self._extends_pending = 0
+        self._extension_offered = False
+        self._granted: list[GrantItem] = []
+        self._seq = 0
+        self._events: list[AuditEvent] = []
+        self._outbox: list[Transition] = []
+        self._closing = False
+
+    # --- run -------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: WorkflowInput) -> StatusView:
+        publisher = asyncio.create_task(self._publisher())
+        self._event(
+            self._spec.requester,
+            "request",
+            detail={
+                "grantee": self._spec.grantee,
+                "items": [i.model_dump() for i in self._spec.items],
+                "duration_seconds": self._spec.duration_seconds,
+                "justification": self._spec.justification,
+                "bundle": self._spec.bundle,
+                "source": self._spec.source,
+            },
+        )
+        self._decision = await workflow.execute_local_activity(
+            "resolve_policy",
+            self._spec,
+            result_type=PolicyDecision,
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        if not self._decision.allowed:
+            self._finish(AccessStatus.FAILED, f"policy: {self._decision.reason}")
+        else:
+            self._transition("submitted")
+            if await self._await_approval():
+                await self._grant_and_hold()
+        self._closing = True
+        await publisher
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._view()
+
+    async def _await_approval(self) -> bool:
+        """True when approved; otherwise the request has ended (rejected, withdrawn, timed out)."""
+        d = self._require_decision()
+        if d.approvals_required == 0:
+            self._event("grantflow", "approve", reason="automatic approval (approvals_required: 0)")
+            return True
+        deadline = workflow.now() + timedelta(seconds=d.approval_timeout_seconds)
+        while True:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                self._finish(AccessStatus.FAILED, APPROVAL_TIMEOUT_REASON, kind="approval_timeout")
+                return False
+            step = min(remaining, timedelta(seconds=max(60, d.approval_reminder_seconds)))
+            try:
+                await workflow.wait_condition(
+                    lambda: self._approved() or self._rejected_by is not None or self._revoke_by is not None,
+                    timeout=step,
+                    timeout_summary="approval wait",
+                )
+            except TimeoutError:
+                if deadline - workflow.now() > timedelta(0):
+                    self._event("grantflow", "approval_reminder", outcome="info")
+                    self._transition("approval_reminder")
+                continue
+            if self._rejected_by is not None:
+                self._finish(AccessStatus.REJECTED, self._reason, kind="rejected")
+                return False
+            if self._revoke_by is not None:
+                self._finish(AccessStatus.REVOKED, self._revoked_reason("withdrawn"), kind="revoked")
+                return False
+            return True
+
+    def _approved(self) -> bool:
+        d = self._require_decision()
+        return any(a.break_glass for a in self._approvals) or len(self._approvals) >= d.approvals_required
+
+    async def _grant_and_hold(self) -> None:
+        now = workflow.now()
+        self._granted_at = now
+        self._expires_at = now + timedelta(seconds=self._spec.duration_seconds)
+        self._set_status(AccessStatus.GRANTING, "", "granting")
+        results = await asyncio.gather(*(self._grant(item) for item in self._spec.items))
+        self._granted = [r.item for r in results if r.ok]
+        failures = [r for r in results if not r.ok]
+        if failures:
+            reason = "grant failed: " + "; ".join(f"{r.item.label()}: {r.error}" for r in failures)
+            if self._granted:
+                self._set_status(AccessStatus.REVOKING, reason + " (undoing the grants that succeeded)", "revoking")
+                await self._revoke_all()
+            self._finish(AccessStatus.FAILED, reason, kind="failed")
+            return
+        if self._revoke_by is None:
+            self._set_status(AccessStatus.ACTIVE, "", "active")
+            await self._hold()
+        self._set_status(
+            AccessStatus.REVOKING, self._revoked_reason("expired") if self._revoke_by else "expired", "revoking"
+        )
+        await self._revoke_all()
+        if self._revoke_by is not None:
+            self._finish(AccessStatus.REVOKED, self._revoked_reason("revoked"), kind="revoked")
+        else:
+            self._finish(AccessStatus.EXPIRED, "expired", kind="expired")
+
+    async def _hold(self) -> None:
+        """Stay ACTIVE until expiry or revocation, reminding before the end and applying extensions."""
+        d = self._require_decision()
+        reminded_for: datetime | None = None
+        while self._revoke_by is None:
+            assert self._expires_at is not None
+            now = workflow.now()
+            if now >= self._expires_at:
+                return
+            wake = self._expires_at
+            remind_at: datetime | None = None
+            can_extend = d.extension.enabled and self._extensions_used < d.extension.max_extensions
+            if can_extend and reminded_for != self._expires_at:
+                remind_at = self._expires_at - timedelta(seconds=d.extension.notify_before_seconds)
+                if remind_at <= now:
+                    reminded_for = self._expires_at
+                    self._remind()
+                    continue
+                wake = remind_at
+            try:
+                await workflow.wait_condition(
+                    lambda: self._revoke_by is not None or self._extends_pending > 0,
+                    timeout=wake - now,
+                    timeout_summary="until reminder" if remind_at else "until expiry",
+                )
+            except TimeoutError:
+                continue
+            if self._extends_pending:
+                await self._apply_extensions()
+
+    def _remind(self) -> None:
+        self._extension_offered = True
+        self._event(
+            "grantflow",
+            "expiry_reminder",
+            outcome="info",
+            detail={"expires_at": self._expires_at.isoformat() if self._expires_at else None},
+        )
+        self._transition("expiry_reminder")
+
+    async def _apply_extensions(self) -> None:
+        self._extends_pending = 0
+        expires_at = self._expires_at
+        assert expires_at is not None
+        results = await asyncio.gather(
+            *(self._item_activity("extend_item", item, EXTEND_RETRY) for item in self._granted),
+            return_exceptions=True,
+        )
+        errors = [
+            f"{item.label()}: {_cause(r)}"
+            for item, r in zip(self._granted, results, strict=True)
+            if isinstance(r, BaseException)
+        ]
+        if errors:
+            self._event("grantflow", "extend_target", outcome="failed", reason="; ".join(errors))
+        self._transition("extended")
+
+    async def _grant(self, item: GrantItem) -> GrantResult:
+        try:
+            details = await self._item_activity("grant_item", item, GRANT_RETRY)
+        except ActivityError as exc:
+            self._event("grantflow", "grant", outcome="failed", reason=_cause(exc), detail=item.model_dump())
+            return GrantResult(item=item, ok=False, error=_cause(exc))
+        self._event("grantflow", "grant", detail={**item.model_dump(), "access": details})
+        return GrantResult(item=item, ok=True, details=details)
+
+    async def _revoke_all(self) -> None:
+        await asyncio.gather(*(self._revoke(item) for item in self._granted))
+
+    async def _revoke(self, item: GrantItem) -> None:
+        backoff = timedelta(seconds=5)
+        while True:
+            try:
+                await self._item_activity("revoke_item", item, REVOKE_RETRY)
+                self._event("grantflow", "revoke", detail=item.model_dump())
+                return
+            except ActivityError as exc:
+                self._reason = f"revoke of {item.label()} failed, retrying: {_cause(exc)}"
+                self._event("grantflow", "revoke", outcome="failed", reason=self._reason, detail=item.model_dump())
+                self._transition("revoke_retry")
+                await workflow.sleep(backoff, summary="revoke backoff")
+                backoff = min(backoff * 2, REVOKE_ROUND_BACKOFF_MAX)
+
+    async def _item_activity(self, name: str, item: GrantItem, retry: RetryPolicy) -> dict[str, Any]:
+        assert self._expires_at is not None
+        op = ItemOp(
+            request_id=self._inp.request_id,
+            requester=self._spec.requester,
+            grantee=self._spec.grantee,
+            item=item,
+            expires_at=self._expires_at,
+        )
+        result: dict[str, Any] = await workflow.execute_activity(
+            name,
+            op,
+            result_type=dict,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=retry,
+            summary=f"{name.split('_')[0]} {item.label()}",
+        )
+        return result
+
+    # --- state changes -----------------------------------------------------------------------------
+
+    def _set_status(self, status: AccessStatus, reason: str, kind: str) -> None:
+        self._status = status
+        self._reason = reason
+        if status != AccessStatus.ACTIVE:
+            self._extension_offered = False
+        self._transition(kind)
+
+    def _finish(self, status: AccessStatus, reason: str, kind: str = "failed") -> None:
+        self._ended_at = workflow.now()
+        self._event("grantflow", kind, outcome="failed" if status == AccessStatus.FAILED else "ok", reason=reason)
+        self._set_status(status, reason, kind)
+
+    def _revoked_reason(self, default: str) -> str:
+        if self._revoke_by is None:
+            return default
+        text = f"{default} by {self._revoke_by}"
+        return f"{text}: {self._revoke_reason}" if self._revoke_reason else text
+
+    def _event(
+        self, actor: str, action: str, *, outcome: str = "ok", reason: str = "", detail: dict[str, Any] | None = None
+    ) -> None:
+        self._seq += 1
+        self._events.append(
+            AuditEvent(
+                key=f"{self._inp.request_id}:{self._seq}",
+                request_id=self._inp.request_id,
+                at=workflow.now(),
+                actor=actor,
+                action=action,
+                outcome=outcome,  # type: ignore[arg-type]
+                reason=reason,
+                detail=detail or {},
+            )
+        )
+
+    def _transition(self, kind: str) -> None:
+        view = self._view()
+        workflow.upsert_search_attributes([p.key.value_set(p.value) for p in search_attributes_for(view)])
+        workflow.set_current_details(summary_line(view))
+        self._outbox.append(Transition(kind=kind, status=view, events=self._events))
+        self._events = []
+
+    async def _publisher(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox) or bool(self._events) or self._closing)
+            if self._events and not self._outbox:
+                self._outbox.append(Transition(kind="audit", status=self._view(), events=self._events))
+                self._events = []
+            if not self._outbox:
+                return
+            batch, self._outbox = self._outbox, []
+            await workflow.execute_activity(
+                "publish_transitions",
+                PublishBatch(transitions=batch),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=PUBLISH_RETRY,
+                summary=", ".join(t.kind for t in batch)[:200],
+            )
+
+    def _require_decision(self) -> PolicyDecision:
+        assert self._decision is not None
+        return self._decision
+
+    def _view(self) -> StatusView:
+        d = self._decision
+        return StatusView(
+            request_id=self._inp.request_id,
+            workflow_id=workflow.info().workflow_id,
+            status=self._status,
+            status_reason=self._reason,
+            requester=self._spec.requester,
+            grantee=self._spec.grantee,
+            grants=self._spec.items,
+            bundle=self._spec.bundle,
+            justification=self._spec.justification,
+            duration_seconds=self._spec.duration_seconds,
+            flow_id=d.flow_id if d else "",
+            flow_name=d.flow_name if d else "",
+            approvers=d.approvers if d else [],
+            approvals=self._approvals,
+            approvals_required=d.approvals_required if d else 0,
+            approval_channel=d.approval_channel if d else None,
+            rejected_by=self._rejected_by,
+            submitted_at=self._inp.submitted_at,
+            granted_at=self._granted_at,
+            expires_at=self._expires_at,
+            ended_at=self._ended_at,
+            extensions_used=self._extensions_used,
+            max_extensions=d.extension.max_extensions if d else 0,
+            extension_enabled=bool(d and d.extension.enabled),
+            extension_offered=self._extension_offered,
+            revoked_by=self._revoke_by,
+        )
+
+    # --- messages: one handler each, reached by signal or update --------------------------------------
+
+    def _parse(self, model: type[P], raw: Any, action: str) -> P | str:
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "payload"
+            return f"malformed {action} payload: {where}: {first['msg']}"
+
+    def _refuse(self, action: str, actor: str, reason: str, raise_error: bool) -> None:
+        self._event(actor or "unknown", action, outcome="refused", reason=reason)
+        if raise_error:
+            raise ApplicationError(reason, type="Refused", non_retryable=True)
+
+    @staticmethod
+    def _actor_of(raw: Any, key: str) -> str:
+        value = raw.get(key) if isinstance(raw, dict) else None
+        return str(value)[:320] if value else "unknown"
+
+    async def _decided(self) -> PolicyDecision:
+        await workflow.wait_condition(lambda: self._decision is not None)
+        return self._require_decision()
+
+    async def _on_approve(self, raw: Any, strict: bool) -> StatusView:
+        p = self._parse(ApprovePayload, raw, "approve")
+        if isinstance(p, str):
+            self._refuse("approve", self._actor_of(raw, "approver"), p, strict)
+            return self._view()
+        d = await self._decided()
+        why = (
+            policy.judge_approve(
+                d, self._spec, self._status, [a.approver for a in self._approvals], p.approver, p.break_glass, p.reason
+            )
+            or self._decided_already()
+        )
+        if why:
+            self._refuse("approve", p.approver, why, strict)
+            return self._view()
+        approver = policy.normalize_email(p.approver)
+        self._approvals.append(
+            Approval(approver=approver, comment=p.comment or p.reason, at=workflow.now(), break_glass=p.break_glass)
+        )
+        if p.break_glass:
+            self._event(approver, "approve", reason=p.reason, detail={"break_glass": True, "comment": p.comment})
+        else:
+            self._event(approver, "approve", reason=p.comment, detail={"comment": p.comment})
+        if not self._approved():
+            self._transition("approval")
+        return self._view()
+
+    async def _on_reject(self, raw: Any, strict: bool) -> StatusView:
+        p = self._parse(RejectPayload, raw, "reject")
+        if isinstance(p, str):
+            self._refuse("reject", self._actor_of(raw, "approver"), p, strict)
+            return self._view()
+        d = await self._decided()
+        why = policy.judge_reject(d, self._spec, self._status, p.approver) or self._decided_already()
+        if why:
+            self._refuse("reject", p.approver, why, strict)
+            return self._view()
+        self._rejected_by = policy.normalize_email(p.approver)
+        self._reason = f"rejected by {self._rejected_by}" + (f": {p.reason}" if p.reason else "")
+        self._event(self._rejected_by, "reject", reason=p.reason)
+        return self._view()
+
+    def _decided_already(self) -> str | None:
+        """Between the deciding message and the main loop noticing it, the status is still pending."""
+        if self._rejected_by is not None:
+            return f"the request was already rejected by {self._rejected_by}"
+        if self._decision is not None and self._status == AccessStatus.PENDING_APPROVAL and self._approved():
+            return "the request is already approved"
+        if self._revoke_by is not None:
+            return f"the request was withdrawn by {self._revoke_by}"
+        return None
+
+    async def _on_extend(self, raw: Any, strict: bool) -> StatusView:
+        p = self._parse(ExtendPayload, raw, "extend")
+        if isinstance(p, str):
+            self._refuse("extend", self._actor_of(raw, "actor"), p, strict)
+            return self._view()
+        d = await self._decided()
+        why = policy.judge_extend(d, self._spec, self._status, self._extensions_used, p.actor)
+        if why:
+            self._refuse("extend", p.actor, why, strict)
+            return self._view()
+        assert self._expires_at is not None
+        old = self._expires_at
+        self._expires_at = old + timedelta(seconds=d.extension.duration_seconds)
+        self._extensions_used += 1
+        self._extends_pending += 1
+        self._extension_offered = False
+        self._event(
+            policy.normalize_email(p.actor),
+            "extend",
+            detail={
+                "from": old.isoformat(),
+                "to": self._expires_at.isoformat(),
+                "extensions_used": self._extensions_used,
+            },
+        )
+        return self._view()
+
+    async def _on_revoke(self, raw: Any, strict: bool) -> StatusView:
+        p = self._parse(RevokePayload, raw, "revoke")
+        if isinstance(p, str):
+            self._refuse("revoke", self._actor_of(raw, "actor"), p, strict)
+            return self._view()
+        d = await self._decided()
+        why = policy.judge_revoke(d, self._spec, self._status, p.actor)
+        if why is None and self._revoke_by is not None:
+            why = f"already being revoked by {self._revoke_by}"
+        if why:
+            self._refuse("revoke", p.actor, why, strict)
+            return self._view()
+        self._revoke_by = policy.normalize_email(p.actor)
+        self._revoke_reason = p.reason
+        self._event(self._revoke_by, "revoke_request", reason=p.reason)
+        return self._view()
+
+    @workflow.signal(name="approve")
+    async def approve_signal(self, raw: Any = None) -> None:
+        await self._on_approve(raw, strict=False)
+
+    @workflow.signal(name="reject")
+    async def reject_signal(self, raw: Any = None) -> None:
+        await self._on_reject(raw, strict=False)
+
+    @workflow.signal(name="extend")
+    async def extend_signal(self, raw: Any = None) -> None:
+        await self._on_extend(raw, strict=False)
+
+    @workflow.signal(name="revoke")
+    async def revoke_signal(self, raw: Any = None) -> None:
+        await self._on_revoke(raw, strict=False)
+
+    @workflow.update(name="approve")
+    async def approve_update(self, raw: Any = None) -> StatusView:
+        return await self._on_approve(raw, strict=True)
+
+    @workflow.update(name="reject")
+    async def reject_update(self, raw: Any = None) -> StatusView:
+        return await self._on_reject(raw, strict=True)
+
+    @workflow.update(name="extend")
+    async def extend_update(self, raw: Any = None) -> StatusView:
+        return await self._on_extend(raw, strict=True)
+
+    @workflow.update(name="revoke")
+    async def revoke_update(self, raw: Any = None) -> StatusView:
+        return await self._on_revoke(raw, strict=True)
+
+    # Validators answer at once, before anything is written to history. They need the recorded policy
+    # decision; in the instant before it exists, the handler judges instead.
+
+    def _validate(self, model: type[P], raw: Any, action: str, judge: Any) -> None:
+        p = self._parse(model, raw, action)
+        if isinstance(p, str):
+            raise ValueError(p)
+        if self._decision is None:
+            return
+        why = judge(self._decision, p)
+        if why:
+            raise ValueError(why)
+
+    @approve_update.validator
+    def _validate_approve(self, raw: Any = None) -> None:
+        self._validate(
+            ApprovePayload,
+            raw,
+            "approve",
+            lambda d, p: (
+                policy.judge_approve(
+                    d,
+                    self._spec,
+                    self._status,
+                    [a.approver for a in self._approvals],
+                    p.approver,
+                    p.break_glass,
+                    p.reason,
+                )
+                or self._decided_already()
+            ),
+        )
+
+    @reject_update.validator
+    def _validate_reject(self, raw: Any = None) -> None:
+        self._validate(
+            RejectPayload,
+            raw,
+            "reject",
+            lambda d, p: policy.judge_reject(d, self._spec, self._status, p.approver) or self._decided_already(),
+        )
+
+    @extend_update.validator
+    def _validate_extend(self, raw: Any = None) -> None:
+        self._validate(
+            ExtendPayload,
+            raw,
+            "extend",
+            lambda d, p: policy.judge_extend(d, self._spec, self._status, self._extensions_used, p.actor),
+        )
+
+    @revoke_update.validator
+    def _validate_revoke(self, raw: Any = None) -> None:
+        self._validate(
+            RevokePayload,
+            raw,
+            "revoke",
+            lambda d, p: (
+                policy.judge_revoke(d, self._spec, self._status, p.actor)
+                or (f"already being revoked by {self._revoke_by}" if self._revoke_by else None)
+            ),
+        )
+
+    @workflow.query(name="status")
+    def status(self) -> StatusView:
+        return self._view()
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost message of an activity failure: what actually went wrong."""
+    while isinstance(exc, ActivityError) and exc.cause is not None:
+        exc = exc.cause
+    return str(exc) or type(exc).__name__
