@@ -7,6 +7,7 @@ returns (a password) are handed to the secret keeper, and only a reference goes 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,7 +25,11 @@ SECRET_KEYS = ("password", "psql", "dsn", "token", "secret")
 class SecretKeeper(Protocol):
     """Keeps access-detail secrets out of workflow history (see docs/security.md)."""
 
-    def put(self, request_id: str, item_key: str, secrets: dict[str, str]) -> str: ...
+    def seed(self) -> bytes: ...
+
+    def put(self, request_id: str, item_key: str, details: dict[str, str]) -> str: ...
+
+    def delete(self, request_id: str, item_key: str) -> None: ...
 
 
 def item_key(op: ItemOp) -> str:
@@ -86,4 +91,7 @@ class GrantActivities:
 
     @activity.defn(name="revoke_item")
     async def revoke_item(self, op: ItemOp) -> dict[str, Any]:
-        return await self._call("revoke", op)
+        await self._call("revoke", op)
+        if self.secrets is not None:
+            await asyncio.to_thread(self.secrets.delete, op.request_id, item_key(op))
+        return {}

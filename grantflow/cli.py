@@ -6,7 +6,6 @@ Exit codes: 0 success, 2 bad input or a refusal (one line on stderr), 1 when a s
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -22,7 +21,7 @@ from rich.table import Table
 from grantflow.client import BadRequest, GrantflowClient, GrantflowError, NotFound, Refused
 from grantflow.config import ConfigError, load_config
 from grantflow.durations import DurationError, format_duration, parse_duration
-from grantflow.models import AuditEvent, StatusView
+from grantflow.models import StatusView
 from grantflow.settings import Settings
 from grantflow.temporal import TemporalUnavailable
 
@@ -212,6 +211,19 @@ def status(request_id: str, json_: JsonOpt = False) -> None:
         _print_status(view)
 
 
+@app.command()
+def details(request_id: str, as_: AsOpt, json_: JsonOpt = False) -> None:
+    """Show how to use granted access (credentials included): for the grantee only."""
+    found = _run(lambda c: c.details(request_id, as_))
+    if json_:
+        _emit_json(found)
+        return
+    for label, info in found.items():
+        out.print(f"[bold]{label}[/bold]")
+        for k, v in info.items():
+            out.print(f"  {k:<10} {v}")
+
+
 @app.command("list")
 def list_(
     as_: Annotated[str | None, typer.Option("--as", help="Only requests by or for this person.")] = None,
@@ -240,24 +252,6 @@ def list_(
     out.print(table)
 
 
-AUDIT_FIELDS = ["at", "request_id", "actor", "action", "outcome", "reason", "detail"]
-
-
-def audit_rows(events: list[AuditEvent]) -> list[dict[str, str]]:
-    return [
-        {
-            "at": e.at.isoformat(),
-            "request_id": e.request_id,
-            "actor": e.actor,
-            "action": e.action,
-            "outcome": e.outcome,
-            "reason": e.reason,
-            "detail": json.dumps(e.detail, sort_keys=True, default=str),
-        }
-        for e in events
-    ]
-
-
 @app.command()
 def audit(
     request: Annotated[str | None, typer.Option("--request", help="Only this request.")] = None,
@@ -270,17 +264,28 @@ def audit(
     fmt = "json" if json_ else format_
     if fmt not in ("table", "json", "jsonl", "csv"):
         raise CliError(f'--format: "{fmt}" is not one of table, json, jsonl, csv')
-    events = _run(lambda c: c.audit(request_id=request, since=since_dt))
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from grantflow import audit_export
+    from grantflow.client import request_id_from
+    from grantflow.store import Store, StoreError
+
+    try:
+        store = Store(Settings().database_url)
+        events = audit_export.load_events(store, request_id_from(request) if request else None, since_dt)
+        data = b""
+        if fmt == "csv":
+            data = audit_export.to_csv(events, audit_export.what_by_request(store, events))
+        elif fmt == "jsonl":
+            data = audit_export.to_jsonl(events)
+    except (SQLAlchemyError, StoreError, OSError) as exc:
+        raise CliError(f"cannot read the audit trail at DATABASE_URL: {type(exc).__name__}: {exc}", code=1) from None
     if fmt == "json":
         _emit_json([e.model_dump(mode="json") for e in events])
-    elif fmt == "jsonl":
-        for e in events:
-            sys.stdout.write(e.model_dump_json() + "\n")
-    elif fmt == "csv":
-        sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
-        w = csv.DictWriter(sys.stdout, fieldnames=AUDIT_FIELDS, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-        w.writeheader()
-        w.writerows(audit_rows(events))
+    elif fmt in ("csv", "jsonl"):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     else:
         table = Table("at", "request", "actor", "action", "outcome", "reason")
         for e in events:
@@ -339,6 +344,11 @@ def dev(
     from grantflow.devstack import run_dev
 
     raise typer.Exit(run_dev(slack=not no_slack, postgres=not no_postgres))
+
+
+from grantflow.cli_ops import register as _register_operator_commands  # noqa: E402
+
+_register_operator_commands(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from grantflow import policy
 from grantflow.config import ConfigSource, GrantflowConfig
-from grantflow.durations import DurationError, parse_duration
+from grantflow.durations import DurationError, format_duration, parse_duration
 from grantflow.models import (
     AccessStatus,
     AuditEvent,
@@ -32,6 +32,7 @@ from grantflow.models import (
     StatusView,
     WorkflowInput,
 )
+from grantflow.secrets import SecretVault
 from grantflow.settings import Settings
 from grantflow.store import Store
 from workflows.access_request import AccessRequestWorkflow, initial_search_attributes, summary_line
@@ -106,11 +107,13 @@ def _client_event(
 
 
 class GrantflowClient:
-    def __init__(self, temporal: Client, config: ConfigSource, store: Store, task_queue: str):
+    def __init__(self, temporal: Client, config: ConfigSource, store: Store, task_queue: str,
+                 vault: SecretVault | None = None):
         self.temporal = temporal
         self.config_source = config
         self.store = store
         self.task_queue = task_queue
+        self.vault = vault
 
     @classmethod
     async def connect(cls, settings: Settings, config: ConfigSource | None = None) -> GrantflowClient:
@@ -119,7 +122,8 @@ class GrantflowClient:
         store = Store(settings.database_url)
         await asyncio.to_thread(store.create_all)
         temporal = await connect(settings)
-        return cls(temporal, config or ConfigSource(settings.config_file), store, settings.task_queue)
+        vault = SecretVault(store, settings.encryption_keys) if settings.encryption_keys else None
+        return cls(temporal, config or ConfigSource(settings.config_file), store, settings.task_queue, vault)
 
     @property
     def config(self) -> GrantflowConfig:
@@ -249,7 +253,7 @@ class GrantflowClient:
                 search_attributes=initial_search_attributes(preview),
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                static_summary=f"{spec.requester} asks for {summary_line(preview).split(' · ')[0]}",
+                static_summary=self._summary(spec, summary_line(preview)),
                 static_details=self._details_markdown(spec),
             )
         except WorkflowAlreadyStartedError:
@@ -257,12 +261,19 @@ class GrantflowClient:
         return Submitted(request_id, workflow_id)
 
     @staticmethod
+    def _summary(spec: RequestSpec, line: str) -> str:
+        """The Web UI's one-line title: grantee → what, for how long (and who asked, when someone else)."""
+        text = f"{line.split(' · ')[0]} for {format_duration(spec.duration_seconds)}"
+        return text + (f", asked by {spec.requester}" if spec.requester != spec.grantee else "")
+
+    @staticmethod
     def _details_markdown(spec: RequestSpec) -> str:
         lines = [
             f"**Requester:** {spec.requester}",
             f"**Grantee:** {spec.grantee}",
-            f"**Duration:** {spec.duration_seconds // 60} min",
-            f"**Justification:** {spec.justification}",
+            f"**Duration:** {format_duration(spec.duration_seconds)}",
+            f"**Justification:** {spec.justification or '—'}",
+            f"**Source:** {spec.source}" + (f" · bundle `{spec.bundle}`" if spec.bundle else ""),
             "**Items:**",
         ]
         lines += [f"- {i.label()}" for i in spec.items]
@@ -329,6 +340,30 @@ class GrantflowClient:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 raise NotFound(f"unknown request id {request_id}") from None
             raise
+
+    async def details(self, request_id: str, actor: str) -> dict[str, dict[str, Any]]:
+        """Access details (with secrets) of an ACTIVE request: item label → details. Grantee only."""
+        view = await self.status(request_id)
+        who = policy.normalize_email(actor or "")
+        if who != view.grantee:
+            await asyncio.to_thread(self.store.append_audit, [_client_event(
+                view.request_id, who, "details", "access details are shown only to the grantee")])
+            raise Refused(f"only the grantee ({view.grantee}) can see the access details of {view.request_id}")
+        if view.status != AccessStatus.ACTIVE:
+            raise Refused(f"request {view.request_id} is {view.status.value}: there are no access details")
+        held: dict[str, dict[str, Any]] = {}
+        if self.vault is not None:
+            held = await asyncio.to_thread(self.vault.get, view.request_id)
+        out: dict[str, dict[str, Any]] = {}
+        for item in view.grants:
+            key = f"{item.integration}/{item.resource_type}/{item.resource}/{item.permission}"
+            info: dict[str, Any] = dict(held.get(key) or {"note": "no credentials needed: access is on your account"})
+            if "expires_at" in info and view.expires_at:
+                info["expires_at"] = view.expires_at.isoformat()
+            out[item.label()] = info
+        await asyncio.to_thread(self.store.append_audit, [_client_event(
+            view.request_id, who, "details", "", outcome="ok")])
+        return out
 
     async def wait_for(
         self, request_id: str, statuses: set[AccessStatus], timeout: float = 30.0, interval: float = 0.2

@@ -1,4 +1,4 @@
-"""Shared fixtures: real Temporal servers from pip packages, a store per test, the example config."""
+"""Shared fixtures: real Temporal servers and one embedded PostgreSQL from pip packages, the test config."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from grantflow.pgserver import PgServer, ensure_demo_schema
 from grantflow.temporal import data_converter, register_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +38,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture()
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server per test: a finished test can leave the server's time-skipping lock held
+    (seen after signals to a workflow that completes), which would stall every later test's clock."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=venv_binary("temporal-test-server"),
         data_converter=data_converter(""),
@@ -107,3 +111,44 @@ def dev_server() -> Iterator[DevServer]:
         yield server
     finally:
         server.stop()
+
+
+# --- one real embedded PostgreSQL per session (integration and reconciliation tests) ------------------
+
+DSN_ENV = "GF_TEST_PG_DSN"
+
+_EXTRA = [
+    "CREATE SCHEMA IF NOT EXISTS analytics",
+    "CREATE TABLE IF NOT EXISTS analytics.events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+    "kind text NOT NULL)",
+    "INSERT INTO analytics.events (kind) VALUES ('signup'), ('login')",
+    "CREATE TABLE IF NOT EXISTS analytics.secrets (id serial PRIMARY KEY, value text)",
+    "INSERT INTO analytics.secrets (value) VALUES ('hunter2')",
+]
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    data = Path(tmp_path_factory.mktemp("pg")) / "data"
+    server = PgServer(data, durable=False)
+    server.start()
+    old = os.environ.get(DSN_ENV)
+    os.environ[DSN_ENV] = server.admin_dsn
+    try:
+        orders_dsn = ensure_demo_schema(server.admin_dsn)
+        with psycopg.connect(orders_dsn, autocommit=True) as conn:
+            for statement in _EXTRA:
+                conn.execute(statement)
+            conn.execute("CREATE DATABASE inventory")
+        yield server
+    finally:
+        if old is None:
+            os.environ.pop(DSN_ENV, None)
+        else:
+            os.environ[DSN_ENV] = old
+        server.stop()
+
+
+@pytest.fixture()
+def admin_dsn(pg_server: PgServer) -> str:
+    return pg_server.admin_dsn

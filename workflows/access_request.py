@@ -124,7 +124,6 @@ class AccessRequestWorkflow:
 
     @workflow.run
     async def run(self, inp: WorkflowInput) -> StatusView:
-        publisher = asyncio.create_task(self._publisher())
         self._event(
             self._spec.requester,
             "request",
@@ -143,6 +142,7 @@ class AccessRequestWorkflow:
             result_type=PolicyDecision,
             start_to_close_timeout=timedelta(seconds=30),
         )
+        publisher = asyncio.create_task(self._publisher())
         if not self._decision.allowed:
             self._finish(AccessStatus.FAILED, f"policy: {self._decision.reason}")
         else:

@@ -22,6 +22,9 @@ class GrantContext(BaseModel):
     grantee: str
     item: GrantItem
     expires_at: datetime
+    # Secret material an integration may derive credentials from, so that a retried or parallel grant
+    # of the same request yields the same password (None: the integration picks a random one).
+    secret_seed: bytes | None = None
 
 
 class IntegrationError(Exception):

@@ -32,8 +32,10 @@ The admin DSN (a superuser, read from the environment variable `dsn_env`) never 
 from __future__ import annotations
 
 import asyncio
+import base64
 import fnmatch
 import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -56,6 +58,15 @@ CONNECT_TIMEOUT = 10
 SESSION_GONE_TIMEOUT = 5.0
 
 ObjectKind = Literal["database", "schema", "table", "sequence"]
+
+
+def role_password(role: str, seed: bytes | None) -> str:
+    """A strong password. Derived from the worker's secret seed when there is one, so that every item of
+    a request (one role) and every retry of a grant agree on it; random otherwise."""
+    if seed is None:
+        return secrets.token_urlsafe(24)
+    digest = hmac.new(seed, f"pg-password:{role}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 _PRIVILEGES: dict[ObjectKind, frozenset[str]] = {
     "database": frozenset({"CONNECT", "CREATE", "TEMPORARY", "ALL"}),
@@ -349,7 +360,7 @@ class PostgresIntegrationDriver(Integration):
             raise IntegrationError(f"{self.config.id}: {target.resource_type} {target.name!r} is not offered "
                                    f"by this integration", retryable=False)
         role = role_name(ctx.grantee, ctx.request_id)
-        password = secrets.token_urlsafe(24)
+        password = role_password(role, ctx.secret_seed)
         async with await self._connect() as conn:
             await self._check_database(conn, target.database)
             await self._lock_role(conn, role)

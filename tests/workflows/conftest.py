@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from grantflow.client import GrantflowClient
+from grantflow.client import GrantflowClient, Submitted
 from grantflow.config import ConfigSource
-from grantflow.models import Transition
+from grantflow.models import RequestSpec, Transition
 from grantflow.settings import Settings
 from grantflow.store import Store
 from tests.conftest import TEST_CONFIG
@@ -57,8 +59,22 @@ async def make_harness(env: WorkflowEnvironment, tmp_path: Path, state_dir: Path
     notifier = RecordingNotifier()
     worker = build_worker(env.client, settings, config=config, store=store, notifier=notifier)
     client = GrantflowClient(env.client, config, store, settings.task_queue)
+    started: list[str] = []
+    submit = client.submit
+
+    async def tracking_submit(spec: RequestSpec, idempotency_key: str | None = None) -> Submitted:
+        sub = await submit(spec, idempotency_key)
+        started.append(sub.workflow_id)
+        return sub
+
+    client.submit = tracking_submit  # type: ignore[method-assign]
     async with worker:
         yield Harness(env, client, store, notifier, state_dir, worker)
+        # The time-skipping server will not skip time while a workflow task waits for a worker that is
+        # gone, so nothing of this test may outlive it.
+        for wid in started:
+            with contextlib.suppress(RPCError):
+                await env.client.get_workflow_handle(wid).terminate("test finished")
 
 
 @pytest.fixture()
