@@ -28,5 +28,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy grantflow workflows activities slack_app worker.py
 
+N ?= 300
+SCALE ?= 5000
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --n $(N) --scale $(SCALE) $(BENCH_ARGS)
+
+chaos: $(STAMP)
+	GF_CHAOS_N=$${GF_CHAOS_N:-100} $(BIN)/python -m pytest -q -p no:cacheprovider -s tests/chaos
+
 clean:
 	rm -rf $(VENV) .grantflow .mypy_cache .ruff_cache

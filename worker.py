@@ -19,6 +19,7 @@ from activities.grants import GrantActivities, SecretKeeper
 from activities.notifiers.base import Notifier
 from activities.notifiers.console import ConsoleNotifier
 from activities.policy import PolicyActivities
+from activities.reconcile import ReconcileActivities
 from activities.records import RecordActivities
 from grantflow.config import ConfigSource
 from grantflow.settings import Settings
@@ -67,6 +68,7 @@ def build_worker(
     policy_acts = PolicyActivities(config)
     grants = GrantActivities(config, Path(settings.state_dir), secret_keeper(settings, store))
     records = RecordActivities(store, notifier)
+    reconcile = ReconcileActivities(config, store, Path(settings.state_dir), notifier)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -77,6 +79,9 @@ def build_worker(
             grants.extend_item,
             grants.revoke_item,
             records.publish_transitions,
+            reconcile.reconcile_inventory,
+            reconcile.reconcile_remove,
+            reconcile.reconcile_record,
         ],
         workflow_runner=sandbox_runner(),
         max_cached_workflows=settings.max_cached_workflows,
@@ -87,10 +92,11 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM; in-flight activities get 30 s to finish."""
     from grantflow.logs import configure_logging
+    from grantflow.metrics import start_metrics
     from grantflow.temporal import connect
 
     configure_logging()
-    client = await connect(settings)
+    client = await connect(settings, runtime=start_metrics(settings))
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

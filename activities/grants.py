@@ -8,8 +8,9 @@ returns (a password) are handed to the secret keeper, and only a reference goes 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -20,6 +21,25 @@ from grantflow.config import ConfigSource
 from grantflow.ops import ItemOp
 
 SECRET_KEYS = ("password", "psql", "dsn", "token", "secret")
+# A call that outlives this heartbeats, so that a worker killed mid-call is noticed after the workflow's
+# heartbeat timeout instead of the whole start-to-close timeout. Quick calls never heartbeat (no extra
+# round trip on the common path).
+HEARTBEAT_EVERY_SECONDS = 3.0
+
+T = TypeVar("T")
+
+
+async def _heartbeating(call: Coroutine[Any, Any, T]) -> T:
+    task = asyncio.ensure_future(call)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_SECONDS)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    except BaseException:
+        task.cancel()
+        raise
 
 
 class SecretKeeper(Protocol):
@@ -60,11 +80,11 @@ class GrantActivities:
         ctx = self._context(op)
         try:
             if what == "grant":
-                return await integ.grant(ctx)
+                return await _heartbeating(integ.grant(ctx))
             if what == "extend":
-                await integ.extend(ctx)
+                await _heartbeating(integ.extend(ctx))
             else:
-                await integ.revoke(ctx)
+                await _heartbeating(integ.revoke(ctx))
             return {}
         except IntegrationError as exc:
             raise ApplicationError(str(exc), type="IntegrationError", non_retryable=not exc.retryable) from None

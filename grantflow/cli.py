@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -24,6 +23,11 @@ from grantflow.durations import DurationError, format_duration, parse_duration
 from grantflow.models import StatusView
 from grantflow.settings import Settings
 from grantflow.temporal import TemporalUnavailable
+
+try:  # typer >= 0.16 vendors click; its exceptions are what it raises
+    from typer._click import exceptions as _click_exceptions  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - older typer uses the click package
+    from click import exceptions as _click_exceptions  # type: ignore[no-redef,unused-ignore]
 
 app = typer.Typer(
     name="grantflow",
@@ -349,26 +353,30 @@ def dev(
 from grantflow.cli_ops import register as _register_operator_commands  # noqa: E402
 
 _register_operator_commands(app)
+from grantflow import cli_assist as _cli_assist  # noqa: E402
+
+app.command("assist")(_cli_assist.assist)
+app.command("mcp")(_cli_assist.mcp)
+
+
+app.command("slack")(__import__("slack_app.cli", fromlist=["slack"]).slack)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: usage errors and refusals are one line on stderr with exit 2."""
     try:
         app(args=argv, standalone_mode=False)
-    except click.exceptions.UsageError as exc:
+    except _click_exceptions.UsageError as exc:
         sys.stderr.write(f"grantflow: error: {exc.format_message()}\n")
         sys.exit(2)
     except CliError as exc:
         sys.stderr.write(f"grantflow: error: {exc}\n")
         sys.exit(exc.code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("grantflow: aborted\n")
         sys.exit(130)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
 
-
-if __name__ == "__main__":
-    main()

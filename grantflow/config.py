@@ -130,6 +130,7 @@ class AccessFlow(_Strict):
 
 class GrantflowConfig(_Strict):
     admins: list[str] = Field(default_factory=list)
+    admin_channel: str | None = None  # where reconciliation reports drift (Slack channel); else the log
     groups: dict[str, list[str]] = Field(default_factory=dict)
     integrations: list[Integration] = Field(default_factory=list)
     bundles: list[Bundle] = Field(default_factory=list)

@@ -123,6 +123,21 @@ def ensure_encryption_keys(state_dir: Path) -> str:
     return generate_key_file(state_dir / "encryption.key")
 
 
+def apply_dev_schedules(settings: Settings) -> None:
+    """The reconciliation schedule, as `grantflow schedules apply` makes it; a failure only warns."""
+    from grantflow.schedules import apply_schedules
+    from grantflow.temporal import connect
+
+    async def apply() -> list[str]:
+        return [a.line() for a in await apply_schedules(await connect(settings), settings.task_queue)]
+
+    try:
+        for line in asyncio.run(apply()):
+            console.print(line)
+    except Exception as exc:  # the stack is still useful without the schedule
+        console.print(f"[yellow]could not apply schedules: {exc}[/yellow]")
+
+
 def run_dev(slack: bool = True, postgres: bool = True) -> int:
     settings = Settings()
     state = settings.state_dir.resolve()
@@ -167,8 +182,9 @@ def run_dev(slack: bool = True, postgres: bool = True) -> int:
             ensure_demo_schema(pg.admin_dsn)
             env["DEMO_PG_DSN"] = pg.admin_dsn
         children.start("worker", [sys.executable, "-m", "worker"], env)
+        apply_dev_schedules(settings.model_copy(update={"encryption_keys": env["GRANTFLOW_ENCRYPTION_KEYS"]}))
         if slack and env.get("SLACK_BOT_TOKEN") and (env.get("SLACK_APP_TOKEN") or env.get("SLACK_SIGNING_SECRET")):
-            children.start("slack app", [sys.executable, "-m", "grantflow.cli", "slack"], env)
+            children.start("slack app", [str(Path(sys.executable).parent / "grantflow"), "slack"], env)
             where = (
                 "Socket Mode" if env.get("SLACK_APP_TOKEN") else f"http://localhost:{settings.slack_port}/slack/events"
             )

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     slack_port: int = Field(3000, validation_alias="GRANTFLOW_SLACK_PORT")
     encryption_keys: str | None = Field(None, validation_alias="GRANTFLOW_ENCRYPTION_KEYS")
     metrics_port: int | None = Field(None, validation_alias=AliasChoices("GRANTFLOW_METRICS_PORT"))
+    temporal_metrics_port: int | None = Field(None, validation_alias="GRANTFLOW_TEMPORAL_METRICS_PORT")
     max_cached_workflows: int = Field(500, validation_alias="GRANTFLOW_MAX_CACHED_WORKFLOWS")
 
 

@@ -7,6 +7,7 @@ import os
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 
 from grantflow.settings import Settings
 
@@ -57,12 +58,13 @@ class TemporalUnavailable(Exception):
     pass
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     try:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
             data_converter=data_converter(settings.encryption_keys),
+            runtime=runtime,
         )
     except RuntimeError as exc:
         raise TemporalUnavailable(

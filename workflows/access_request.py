@@ -6,8 +6,12 @@ activity. Signals and updates share one handler per message so that a forged sig
 judged by exactly the rules a Slack click is; refusals change nothing and go to the audit trail.
 
 Publishing (request index, audit trail, notifications) runs in a background coroutine that drains an
-outbox in order and batches whatever accumulated, so that a slow Slack never delays a revocation and a
-busy workflow pays one activity for several transitions.
+outbox in order and batches whatever accumulated, so that a busy workflow pays one publish for several
+transitions. A publish first runs as a local activity (no server round trip: this is most of what the
+lifecycle costs beyond the Temporal floor, see bench/README.md) with a short timeout, and falls back to a
+durable activity that retries forever when that fails, so a slow or failing Slack costs at most that
+timeout once. The transitions into GRANTING and REVOKING are held back while their grant or revoke round
+runs and go out with its outcome, so that neither the grant nor the expiry's revoke waits for a publish.
 """
 
 from __future__ import annotations
@@ -60,7 +64,14 @@ REVOKE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20), maximum_attempts=4
 )
 REVOKE_ROUND_BACKOFF_MAX = timedelta(minutes=5)
+# Item activities heartbeat while a call runs long (activities/grants.py): a crashed worker's grant or
+# revoke is retried elsewhere after this, not after the two-minute start-to-close timeout.
+ITEM_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+PUBLISH_LOCAL_TIMEOUT = timedelta(seconds=5)
+PUBLISH_LOCAL_RETRY = RetryPolicy(maximum_attempts=1)
+# Histories begun before local-first publishing replay with the remote-only publisher.
+FAST_PUBLISH_PATCH = "publish-local-first"
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -119,11 +130,14 @@ class AccessRequestWorkflow:
         self._events: list[AuditEvent] = []
         self._outbox: list[Transition] = []
         self._closing = False
+        self._fast_publish = False
+        self._publish_held = False
 
     # --- run -------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: WorkflowInput) -> StatusView:
+        self._fast_publish = workflow.patched(FAST_PUBLISH_PATCH)
         self._event(
             self._spec.requester,
             "request",
@@ -194,13 +208,16 @@ class AccessRequestWorkflow:
         now = workflow.now()
         self._granted_at = now
         self._expires_at = now + timedelta(seconds=self._spec.duration_seconds)
+        self._hold_publishing(True)
         self._set_status(AccessStatus.GRANTING, "", "granting")
         results = await asyncio.gather(*(self._grant(item) for item in self._spec.items))
+        self._hold_publishing(False)
         self._granted = [r.item for r in results if r.ok]
         failures = [r for r in results if not r.ok]
         if failures:
             reason = "grant failed: " + "; ".join(f"{r.item.label()}: {r.error}" for r in failures)
             if self._granted:
+                self._hold_publishing(True)
                 self._set_status(AccessStatus.REVOKING, reason + " (undoing the grants that succeeded)", "revoking")
                 await self._revoke_all()
             self._finish(AccessStatus.FAILED, reason, kind="failed")
@@ -208,6 +225,7 @@ class AccessRequestWorkflow:
         if self._revoke_by is None:
             self._set_status(AccessStatus.ACTIVE, "", "active")
             await self._hold()
+        self._hold_publishing(True)
         self._set_status(
             AccessStatus.REVOKING, self._revoked_reason("expired") if self._revoke_by else "expired", "revoking"
         )
@@ -285,6 +303,7 @@ class AccessRequestWorkflow:
 
     async def _revoke_all(self) -> None:
         await asyncio.gather(*(self._revoke(item) for item in self._granted))
+        self._hold_publishing(False)
 
     async def _revoke(self, item: GrantItem) -> None:
         backoff = timedelta(seconds=5)
@@ -296,6 +315,7 @@ class AccessRequestWorkflow:
             except ActivityError as exc:
                 self._reason = f"revoke of {item.label()} failed, retrying: {_cause(exc)}"
                 self._event("grantflow", "revoke", outcome="failed", reason=self._reason, detail=item.model_dump())
+                self._hold_publishing(False)
                 self._transition("revoke_retry")
                 await workflow.sleep(backoff, summary="revoke backoff")
                 backoff = min(backoff * 2, REVOKE_ROUND_BACKOFF_MAX)
@@ -314,6 +334,7 @@ class AccessRequestWorkflow:
             op,
             result_type=dict,
             start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=ITEM_HEARTBEAT_TIMEOUT,
             retry_policy=retry,
             summary=f"{name.split('_')[0]} {item.label()}",
         )
@@ -363,21 +384,41 @@ class AccessRequestWorkflow:
         self._outbox.append(Transition(kind=kind, status=view, events=self._events))
         self._events = []
 
+    def _hold_publishing(self, held: bool) -> None:
+        """Hold back the outbox while a grant or revoke round runs (see the module docstring)."""
+        self._publish_held = held and self._fast_publish
+
+    def _publish_due(self) -> bool:
+        return self._closing or ((bool(self._outbox) or bool(self._events)) and not self._publish_held)
+
     async def _publisher(self) -> None:
         while True:
-            await workflow.wait_condition(lambda: bool(self._outbox) or bool(self._events) or self._closing)
+            await workflow.wait_condition(self._publish_due)
             if self._events and not self._outbox:
                 self._outbox.append(Transition(kind="audit", status=self._view(), events=self._events))
                 self._events = []
             if not self._outbox:
                 return
             batch, self._outbox = self._outbox, []
+            summary = ", ".join(t.kind for t in batch)[:200]
+            if self._fast_publish:
+                try:
+                    await workflow.execute_local_activity(
+                        "publish_transitions",
+                        PublishBatch(transitions=batch),
+                        start_to_close_timeout=PUBLISH_LOCAL_TIMEOUT,
+                        retry_policy=PUBLISH_LOCAL_RETRY,
+                        summary=summary,
+                    )
+                    continue
+                except ActivityError:
+                    pass
             await workflow.execute_activity(
                 "publish_transitions",
                 PublishBatch(transitions=batch),
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=PUBLISH_RETRY,
-                summary=", ".join(t.kind for t in batch)[:200],
+                summary=summary,
             )
 
     def _require_decision(self) -> PolicyDecision:

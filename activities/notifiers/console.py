@@ -9,8 +9,27 @@ from grantflow.models import AccessStatus, Transition
 log = structlog.get_logger("grantflow.notify")
 
 
+def break_glass_messages(t: Transition) -> list[tuple[str, str]]:
+    """A break-glass approval bypasses the flow's approvers, so each of them is told who did it and why."""
+    v = t.status
+    what = ", ".join(g.label() for g in v.grants)
+    out: list[tuple[str, str]] = []
+    for e in t.events:
+        if e.action == "approve" and e.outcome == "ok" and e.detail.get("break_glass"):
+            text = (
+                f"[{v.request_id}] {v.grantee} → {what}: BREAK-GLASS approval by admin {e.actor} "
+                f"(reason: {e.reason}); the flow's approval was skipped"
+            )
+            out += [(a, text) for a in v.approvers]
+    return out
+
+
 def messages(t: Transition) -> list[tuple[str, str]]:
     """(recipient, text) pairs for one transition: who would be told what."""
+    return break_glass_messages(t) + _lifecycle_messages(t)
+
+
+def _lifecycle_messages(t: Transition) -> list[tuple[str, str]]:
     v = t.status
     what = ", ".join(g.label() for g in v.grants)
     head = f"[{v.request_id}] {v.grantee} → {what}"
@@ -45,3 +64,6 @@ class ConsoleNotifier:
         for t in transitions:
             for recipient, text in messages(t):
                 log.info("notify", to=recipient, request_id=t.status.request_id, kind=t.kind, message=text)
+
+    async def announce(self, channel: str | None, text: str) -> None:
+        log.warning("announce", channel=channel or "admins", message=text)

@@ -1,0 +1,189 @@
+"""The side effects of reconciliation: ask integrations what grantflow holds, look up the requests those
+names point to (index and Temporal), remove orphans, and report.
+
+Only integrations that can enumerate their own grants take part (today: `postgresql`, through its `gf_`
+roles); the others are listed as not checkable in the report rather than silently skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.integrations import registry
+from activities.integrations.base import IntegrationError
+from activities.integrations.postgresql import PostgresIntegrationDriver, role_name
+from activities.notifiers.base import Notifier
+from grantflow.config import ConfigSource
+from grantflow.models import AuditEvent, StatusView
+from grantflow.reconcile import (
+    HOLDING_STATUSES,
+    RECONCILE_ACTOR,
+    HeldGrant,
+    Inventory,
+    ReconcileReport,
+    RemoveOp,
+    RequestFacts,
+    request_id_candidate,
+)
+from grantflow.store import Store, utcnow
+
+log = structlog.get_logger("grantflow.reconcile")
+
+REQUEST_ID_LENGTH = 10
+WORKFLOW_ID_PREFIX = "access-request-"
+
+
+class Announcer(Protocol):
+    """A notifier that can also post a free-text message to an admin channel (None: its default place)."""
+
+    async def announce(self, channel: str | None, text: str) -> None: ...
+
+
+def _outcome(action: str) -> str:
+    return {"revoked": "ok", "revoke_failed": "failed"}.get(action, "info")
+
+
+class ReconcileActivities:
+    def __init__(self, config: ConfigSource, store: Store, state_dir: Path, notifier: Notifier):
+        self.config = config
+        self.store = store
+        self.state_dir = state_dir
+        self.notifier = notifier
+
+    def _driver(self, integration_id: str) -> PostgresIntegrationDriver | None:
+        try:
+            driver = registry.build(self.config.get(), integration_id, self.state_dir)
+        except IntegrationError:
+            return None
+        return driver if isinstance(driver, PostgresIntegrationDriver) else None
+
+    @staticmethod
+    async def _workflow_state(request_id: str) -> tuple[str, bool]:
+        handle = activity.client().get_workflow_handle(WORKFLOW_ID_PREFIX + request_id)
+        try:
+            desc = await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return "NOT_FOUND", False
+            raise
+        status = desc.status or WorkflowExecutionStatus.RUNNING
+        return status.name, status == WorkflowExecutionStatus.RUNNING
+
+    @activity.defn(name="reconcile_inventory")
+    async def reconcile_inventory(self) -> Inventory:
+        cfg = self.config.get()
+        inv = Inventory(checked_at=utcnow())
+        listable: set[str] = set()
+        for integ in cfg.integrations:
+            driver = self._driver(integ.id)
+            if driver is None:
+                inv.not_listable.append(integ.id)
+                continue
+            listable.add(integ.id)
+            try:
+                roles = await driver.list_grantflow_roles()
+            except IntegrationError as exc:
+                inv.errors[integ.id] = str(exc)
+                continue
+            inv.listed.append(integ.id)
+            inv.held += [
+                HeldGrant(integration=integ.id, handle=r, request_id=request_id_candidate(r, REQUEST_ID_LENGTH))
+                for r in roles
+            ]
+        views = await asyncio.to_thread(self._views, {h.request_id for h in inv.held if h.request_id})
+        for view in views:
+            state, running = await self._workflow_state(view.request_id)
+            handles = {
+                g.integration: role_name(view.grantee, view.request_id) if g.integration in listable else ""
+                for g in view.grants
+            }
+            inv.requests.append(
+                RequestFacts(
+                    request_id=view.request_id,
+                    grantee=view.grantee,
+                    store_status=view.status.value,
+                    workflow_state=state,
+                    workflow_running=running,
+                    handles=handles,
+                )
+            )
+        return inv
+
+    def _views(self, candidates: set[str]) -> list[StatusView]:
+        views = {v.request_id: v for v in self.store.list_requests(status=sorted(HOLDING_STATUSES), limit=100_000)}
+        for rid in sorted(candidates - set(views)):
+            v = self.store.get_request(rid)
+            if v is not None:
+                views[rid] = v
+        return [views[k] for k in sorted(views)]
+
+    @activity.defn(name="reconcile_remove")
+    async def reconcile_remove(self, op: RemoveOp) -> str:
+        """Drop one orphan; re-checks first, since an operator may have reset the workflow meanwhile."""
+        state, running = await self._workflow_state(op.request_id)
+        if running:
+            return f"skipped: the workflow is {state} again"
+        driver = self._driver(op.integration)
+        if driver is None:
+            raise ApplicationError(f"{op.integration} cannot remove grants", non_retryable=True)
+        try:
+            await driver.drop_role(op.handle)
+        except IntegrationError as exc:
+            raise ApplicationError(str(exc), type="IntegrationError", non_retryable=not exc.retryable) from None
+        log.info("reconcile removed orphan", integration=op.integration, role=op.handle, request_id=op.request_id)
+        return "revoked"
+
+    @activity.defn(name="reconcile_record")
+    async def reconcile_record(self, report: ReconcileReport) -> None:
+        """Audit every finding (idempotent keys per run) and tell the admins when there is drift."""
+        info = activity.info()
+        base = f"reconcile:{info.workflow_id}:{info.workflow_run_id}"
+        at = report.finished_at or report.started_at
+        events = [
+            AuditEvent(
+                key=f"{base}:{i}",
+                request_id=f.request_id,
+                at=at,
+                actor=RECONCILE_ACTOR,
+                action=f"reconcile_{f.kind}",
+                outcome=_outcome(f.action),  # type: ignore[arg-type]
+                reason=f.detail,
+                detail={"integration": f.integration, "handle": f.handle, "action": f.action,
+                        "dry_run": report.dry_run},
+            )
+            for i, f in enumerate(report.findings)
+        ]
+        events.append(
+            AuditEvent(
+                key=f"{base}:summary",
+                request_id="",
+                at=at,
+                actor=RECONCILE_ACTOR,
+                action="reconcile",
+                outcome="failed" if report.errors else "info",
+                reason=report.summary(),
+                detail={"dry_run": report.dry_run, "listed": report.listed, "not_listable": report.not_listable,
+                        "errors": report.errors, "in_step": report.in_step},
+            )
+        )
+        new = await asyncio.to_thread(self.store.append_audit, events)
+        if new == 0 or not (report.findings or report.errors):
+            return
+        lines = [report.summary(), *(f.line() for f in report.findings)]
+        lines += [f"could not check {k}: {v}" for k, v in sorted(report.errors.items())]
+        await self._announce(self.config.get().admin_channel, "\n".join(lines))
+
+    async def _announce(self, channel: str | None, text: str) -> None:
+        announce: Any = getattr(self.notifier, "announce", None)
+        if announce is None:
+            log.warning("reconcile drift", channel=channel, message=text)
+            return
+        await announce(channel, text)

@@ -1,0 +1,176 @@
+"""Reconciliation as pure data and one pure function, shared by the workflow, its activities and the CLI.
+
+The activities gather facts (what each integration holds under grantflow's naming, what the request index
+and Temporal say about the requests those names point to); `classify` turns the facts into findings. It
+runs inside `ReconcileWorkflow`, so it must stay deterministic and free of I/O.
+
+Provenance rule: a held grant is grantflow's only when its name is exactly the one grantflow derives for a
+request the index knows, on an integration that request used. Anything else is `unmanaged` and is never
+touched. Liveness comes from Temporal: a grant whose request workflow is no longer running has nobody left
+to revoke it (terminated workflow, lost revoke, restored database), so it is an orphan.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from grantflow.models import AccessStatus
+
+RECONCILE_WORKFLOW_TYPE = "ReconcileWorkflow"
+SCHEDULE_ID = "grantflow-reconcile"
+RECONCILE_ACTOR = "grantflow-reconcile"
+# Index statuses under which a request is supposed to hold (or be acquiring/removing) its grants.
+HOLDING_STATUSES = frozenset({AccessStatus.ACTIVE.value, AccessStatus.GRANTING.value, AccessStatus.REVOKING.value})
+
+FindingKind = Literal["orphan", "unmanaged", "missing", "stale_index"]
+FindingAction = Literal["revoked", "would_revoke", "revoke_failed", "skipped", "left_alone", "reported"]
+
+
+class ReconcileInput(BaseModel):
+    dry_run: bool = False
+
+
+class HeldGrant(BaseModel):
+    """One thing an integration says exists under grantflow's naming (a `gf_` role, ...)."""
+
+    integration: str
+    handle: str
+    request_id: str | None = None
+
+
+class RequestFacts(BaseModel):
+    """What the index and Temporal say about one request that a held grant (or the index) points to."""
+
+    request_id: str
+    grantee: str
+    store_status: str
+    workflow_state: str
+    workflow_running: bool
+    # integration id -> the handle grantflow would have created there for this request
+    handles: dict[str, str] = Field(default_factory=dict)
+
+
+class Inventory(BaseModel):
+    checked_at: datetime
+    held: list[HeldGrant] = Field(default_factory=list)
+    requests: list[RequestFacts] = Field(default_factory=list)
+    listed: list[str] = Field(default_factory=list)
+    not_listable: list[str] = Field(default_factory=list)
+    errors: dict[str, str] = Field(default_factory=dict)
+
+
+class Finding(BaseModel):
+    kind: FindingKind
+    integration: str
+    handle: str = ""
+    request_id: str = ""
+    action: FindingAction
+    detail: str
+
+    def line(self) -> str:
+        where = f"{self.integration}:{self.handle}" if self.handle else self.integration
+        rid = f" [{self.request_id}]" if self.request_id else ""
+        return f"{self.kind:<11} {self.action:<13} {where}{rid}: {self.detail}"
+
+
+class RemoveOp(BaseModel):
+    integration: str
+    handle: str
+    request_id: str
+
+
+class ReconcileReport(BaseModel):
+    started_at: datetime
+    finished_at: datetime | None = None
+    dry_run: bool
+    findings: list[Finding] = Field(default_factory=list)
+    in_step: int = 0
+    listed: list[str] = Field(default_factory=list)
+    not_listable: list[str] = Field(default_factory=list)
+    errors: dict[str, str] = Field(default_factory=dict)
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for f in self.findings:
+            counts[f.kind] = counts.get(f.kind, 0) + 1
+        parts = [f"{n} {k}" for k, n in sorted(counts.items())] or ["no drift"]
+        mode = " (dry run)" if self.dry_run else ""
+        text = f"reconciliation{mode}: " + ", ".join(parts) + f"; {self.in_step} grants in step"
+        if self.errors:
+            text += "; could not check " + ", ".join(sorted(self.errors))
+        return text
+
+
+def request_id_candidate(handle: str, id_length: int) -> str | None:
+    """The request id a grantflow name would end with (`..._<id>`), or None when the shape is wrong."""
+    _, sep, tail = handle.rpartition("_")
+    if not sep or len(tail) != id_length or not tail.isascii() or not tail.isalnum() or tail != tail.lower():
+        return None
+    return tail
+
+
+def classify(inv: Inventory, dry_run: bool) -> tuple[list[Finding], int]:
+    """Findings for one inventory, plus how many held grants are in step with a live request."""
+    facts = {r.request_id: r for r in inv.requests}
+    findings: list[Finding] = []
+    in_step = 0
+    held_names = {(h.integration, h.handle) for h in inv.held}
+    for h in sorted(inv.held, key=lambda x: (x.integration, x.handle)):
+        f = facts.get(h.request_id or "")
+        if f is None or f.handles.get(h.integration) != h.handle:
+            findings.append(
+                Finding(
+                    kind="unmanaged",
+                    integration=h.integration,
+                    handle=h.handle,
+                    action="left_alone",
+                    detail="not created by grantflow (no request in the index has this name); never touched",
+                )
+            )
+            continue
+        if f.workflow_running:
+            in_step += 1
+            continue
+        findings.append(
+            Finding(
+                kind="orphan",
+                integration=h.integration,
+                handle=h.handle,
+                request_id=f.request_id,
+                action="would_revoke" if dry_run else "revoked",
+                detail=f"request is {f.store_status} in the index and its workflow is {f.workflow_state}",
+            )
+        )
+    for f in sorted(inv.requests, key=lambda r: r.request_id):
+        if f.store_status not in HOLDING_STATUSES:
+            continue
+        if not f.workflow_running:
+            if not any((i, hd) in held_names for i, hd in f.handles.items()):
+                findings.append(
+                    Finding(
+                        kind="stale_index",
+                        integration=",".join(sorted(f.handles)) or "-",
+                        request_id=f.request_id,
+                        action="reported",
+                        detail=f"the index says {f.store_status} but the workflow is {f.workflow_state}",
+                    )
+                )
+            continue
+        if f.store_status != AccessStatus.ACTIVE.value:
+            continue
+        for integration, handle in sorted(f.handles.items()):
+            if integration in inv.listed and (integration, handle) not in held_names:
+                findings.append(
+                    Finding(
+                        kind="missing",
+                        integration=integration,
+                        handle=handle,
+                        request_id=f.request_id,
+                        action="reported",
+                        detail="the request is ACTIVE but the grant is gone (removed outside grantflow?)",
+                    )
+                )
+    return findings, in_step

@@ -1,0 +1,130 @@
+"""The state of the request forms, read back from a Slack view payload (pure; no I/O).
+
+Block ids carry the choices they depend on (`resources|files|folder`), so a block is a fresh one when
+an earlier choice changes and Slack never keeps a value that no longer fits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+REQUEST_CALLBACK = "gf_request"
+BUNDLE_CALLBACK = "gf_bundle"
+FAVORITE_CALLBACK = "gf_favorite"
+REJECT_CALLBACK = "gf_reject"
+
+
+@dataclass
+class RequestForm:
+    requester: str
+    user_id: str
+    on_behalf: str | None = None
+    integration: str | None = None
+    resource_type: str | None = None
+    resources: list[str] = field(default_factory=list)
+    permission: str | None = None
+    duration: str | None = None
+    justification: str = ""
+    again_of: str | None = None
+
+    def metadata(self) -> str:
+        return json.dumps({"requester": self.requester, "user_id": self.user_id, "again_of": self.again_of})
+
+
+@dataclass
+class BundleForm:
+    requester: str
+    user_id: str
+    on_behalf: str | None = None
+    bundle: str | None = None
+    # None: nothing chosen yet, so every resource of the bundle starts selected.
+    resources: list[str] | None = None
+    duration: str | None = None
+    justification: str = ""
+
+    def metadata(self) -> str:
+        return json.dumps({"requester": self.requester, "user_id": self.user_id})
+
+
+def metadata_of(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _value(element: dict[str, Any]) -> Any:
+    kind = element.get("type")
+    if kind in ("static_select", "external_select"):
+        opt = element.get("selected_option")
+        return opt.get("value") if opt else None
+    if kind in ("multi_static_select", "multi_external_select", "checkboxes"):
+        return [o.get("value") for o in element.get("selected_options") or []]
+    if kind == "users_select":
+        return element.get("selected_user")
+    return element.get("value")
+
+
+def state_fields(view: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+    """{field name: (what it depends on, value)}, from block ids like `resources|files|folder`."""
+    out: dict[str, tuple[str, Any]] = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        name, _, depends = block_id.partition("|")
+        for element in actions.values():
+            out[name] = (depends, _value(element))
+    return out
+
+
+def _get(values: dict[str, tuple[str, Any]], name: str, depends: str = "") -> Any:
+    """A field's value, unless it was chosen for an earlier choice that has since changed."""
+    if name not in values or values[name][0] != depends:
+        return None
+    return values[name][1]
+
+
+def block_id_of(view: dict[str, Any], name: str) -> str:
+    """The current block id of a field, for inline errors."""
+    for block in view.get("blocks") or []:
+        bid = str(block.get("block_id") or "")
+        if bid.split("|", 1)[0] == name:
+            return bid
+    return name
+
+
+def read_request_form(view: dict[str, Any]) -> RequestForm:
+    meta = metadata_of(view)
+    values = state_fields(view)
+    integration = _get(values, "integration")
+    resource_type = _get(values, "resource_type", integration or "")
+    key = f"{integration}|{resource_type}"
+    return RequestForm(
+        requester=str(meta.get("requester") or ""),
+        user_id=str(meta.get("user_id") or ""),
+        on_behalf=_get(values, "on_behalf"),
+        integration=integration,
+        resource_type=resource_type,
+        resources=[r for r in _get(values, "resources", key) or [] if r],
+        permission=_get(values, "permission", key),
+        duration=_get(values, "duration"),
+        justification=str(_get(values, "justification") or ""),
+        again_of=meta.get("again_of"),
+    )
+
+
+def read_bundle_form(view: dict[str, Any]) -> BundleForm:
+    meta = metadata_of(view)
+    values = state_fields(view)
+    bundle = _get(values, "bundle")
+    resources = _get(values, "bundle_resources", bundle or "")
+    return BundleForm(
+        requester=str(meta.get("requester") or ""),
+        user_id=str(meta.get("user_id") or ""),
+        on_behalf=_get(values, "on_behalf"),
+        bundle=bundle,
+        resources=list(resources) if resources is not None else None,
+        duration=_get(values, "duration"),
+        justification=str(_get(values, "justification") or ""),
+    )
