@@ -92,15 +92,19 @@ class GrantActivities:
     @activity.defn(name="grant_item")
     async def grant_item(self, op: ItemOp) -> dict[str, Any]:
         details = await self._call("grant", op)
-        hidden = {k: str(v) for k, v in details.items() if k in SECRET_KEYS}
-        if hidden:
+        if any(k in SECRET_KEYS for k in details):
             if self.secrets is None:
+                # Undo what was just created: without a vault the secret would have nowhere to go.
+                await self._call("revoke", op)
                 raise ApplicationError(
-                    "the integration returned secrets but no secret store is configured",
+                    "the integration returned a secret but GRANTFLOW_ENCRYPTION_KEYS is not set on the worker",
                     type="ConfigurationError",
                     non_retryable=True,
                 )
-            ref = self.secrets.put(op.request_id, item_key(op), hidden)
+            # The vault keeps the whole details (the grantee's view); history keeps the non-secret part.
+            ref = await asyncio.to_thread(
+                self.secrets.put, op.request_id, item_key(op), {k: str(v) for k, v in details.items()}
+            )
             details = {k: v for k, v in details.items() if k not in SECRET_KEYS}
             details["secret_ref"] = ref
         return details

@@ -20,7 +20,7 @@ from rich.table import Table
 from grantflow.client import BadRequest, GrantflowClient, GrantflowError, NotFound, Refused
 from grantflow.config import ConfigError, load_config
 from grantflow.durations import DurationError, format_duration, parse_duration
-from grantflow.models import StatusView
+from grantflow.models import FINAL_STATUSES, AccessStatus, StatusView
 from grantflow.settings import Settings
 from grantflow.temporal import TemporalUnavailable
 
@@ -134,7 +134,6 @@ def request(
         sub = await c.submit(spec, idempotency_key)
         view = None
         if wait:
-            from grantflow.models import FINAL_STATUSES, AccessStatus
 
             view = await c.wait_for(sub.request_id, {AccessStatus.ACTIVE, *FINAL_STATUSES}, timeout=120)
         return sub.request_id, sub.workflow_id, view
@@ -177,7 +176,14 @@ def approve(
     """Approve a pending request."""
     if break_glass and not reason.strip():
         raise CliError("--break-glass needs --reason")
-    _decision(lambda c: c.approve(request_id, as_, comment, break_glass=break_glass, reason=reason), "Approved", json_)
+    async def go(c: GrantflowClient) -> StatusView:
+        view = await c.approve(request_id, as_, comment, break_glass=break_glass, reason=reason)
+        if len(view.approvals) >= view.approvals_required or break_glass:
+            # Enough approvals: show where it went (GRANTING/ACTIVE) rather than the stale PENDING_APPROVAL.
+            view = await c.wait_for(view.request_id, {AccessStatus.ACTIVE, *FINAL_STATUSES}, timeout=10)
+        return view
+
+    _decision(go, "Approved", json_)
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +26,17 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, validation_alias=AliasChoices("GRANTFLOW_METRICS_PORT"))
     temporal_metrics_port: int | None = Field(None, validation_alias="GRANTFLOW_TEMPORAL_METRICS_PORT")
     max_cached_workflows: int = Field(500, validation_alias="GRANTFLOW_MAX_CACHED_WORKFLOWS")
+
+
+    @model_validator(mode="after")
+    def _dev_key_file(self) -> Settings:
+        """Without GRANTFLOW_ENCRYPTION_KEYS, use the key `grantflow dev` generated, so that a CLI in another
+        terminal talks to the dev stack with the same key."""
+        if not self.encryption_keys:
+            key_file = self.state_dir / "encryption.key"
+            if key_file.is_file():
+                self.encryption_keys = key_file.read_text().strip() or None
+        return self
 
 
 def load_settings() -> Settings:

@@ -1,0 +1,116 @@
+"""A PostgreSQL role through the whole lifecycle, and what workflow history may (not) contain."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+from grantflow.codec import EncryptionCodec, parse_keys
+from grantflow.codec_server import start as start_codec_server
+from grantflow.pgserver import PgServer
+from tests.conftest import DevServer, free_port
+from tests.e2e.conftest import TEST_ENCRYPTION_KEYS, Stack, start_stack
+
+
+@pytest.fixture()
+async def pg_stack(dev_server: DevServer, pg_server: PgServer, tmp_path: Path) -> AsyncIterator[Stack]:
+    async for s in start_stack(dev_server, tmp_path, extra_env={"DEMO_PG_DSN": pg_server.admin_dsn}):
+        yield s
+
+
+def payload_texts(node: object) -> str:
+    """Every payload's data in a JSON history, base64-decoded, as one string to search."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "data" and isinstance(v, str):
+                out.append(base64.b64decode(v).decode("utf-8", "replace"))
+            else:
+                out.append(payload_texts(v))
+    elif isinstance(node, list):
+        out.extend(payload_texts(v) for v in node)
+    return "\n".join(x for x in out if x)
+
+
+def gf_roles(admin_dsn: str) -> set[str]:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        return {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'gf\\_%'")}
+
+
+async def test_postgres_role_lifecycle_and_history_has_no_secret(pg_stack: Stack, pg_server: PgServer) -> None:
+    st = pg_stack
+    out = await st.cli_json("request", "--as", "alice@example.com", "--integration", "demo-postgres",
+                            "--resource-type", "database", "--resource", "orders", "--permission", "read",
+                            "--duration", "1h", "--justification", "debug an order")
+    rid, wid = out["request_id"], out["workflow_id"]
+    await st.cli("approve", rid, "--as", "bob@example.com", check=True)
+    await st.wait_status(rid, "ACTIVE")
+
+    refused = await st.cli("details", rid, "--as", "bob@example.com")
+    assert refused.returncode == 2 and "only the grantee (alice@example.com)" in refused.stderr
+    details = await st.cli_json("details", rid, "--as", "alice@example.com")
+    access = details["demo-postgres/database:orders (read)"]
+    password = access["password"]
+    assert access["user"].startswith("gf_alice_") and access["database"] == "orders"
+    assert access["psql"].startswith("psql ") and password in access["psql"]
+
+    dsn = f"postgresql://{access['user']}:{password}@{access['host']}:{access['port']}/orders"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO customers (name) VALUES ('eve')")
+
+    await st.cli("revoke", rid, "--as", "alice@example.com", check=True)
+    await st.wait_status(rid, "REVOKED")
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(dsn, connect_timeout=5).close()
+    assert access["user"] not in gf_roles(pg_server.admin_dsn)
+
+    # The raw history (what the server stores) and the history decoded with the key (what an operator
+    # sees in the Web UI) both lack the password and the admin DSN's password.
+    admin_password = urlsplit(pg_server.admin_dsn).password
+    assert admin_password
+    raw = (await st.client.get_workflow_handle(wid).fetch_history()).to_json()
+    runner = await start_codec_server(EncryptionCodec(parse_keys(TEST_ENCRYPTION_KEYS)), "127.0.0.1", free_port())
+    try:
+        port = runner.addresses[0][1]
+        shown = await st.temporal("workflow", "show", "--workflow-id", wid, "--output", "json",
+                                  "--codec-endpoint", f"http://127.0.0.1:{port}")
+    finally:
+        await runner.cleanup()
+    assert shown.returncode == 0, shown.stderr
+    decoded = payload_texts(json.loads(shown.stdout))
+    assert "debug an order" in decoded and "debug an order" not in payload_texts(json.loads(raw))
+    assert "secret_ref" in decoded
+    for text in (raw, shown.stdout, decoded, payload_texts(json.loads(raw))):
+        assert password not in text
+        assert admin_password not in text
+
+
+@pytest.mark.parametrize("resource_type,resource,reason", [
+    ("table", "orders.public.nope", "nope"),
+    ("table", 'orders"; DROP TABLE customers;--', "DROP TABLE"),
+    ("database", "nosuchdb", "nosuchdb"),
+])
+async def test_postgres_bad_resource_fails_the_request_and_leaves_nothing(
+        pg_stack: Stack, pg_server: PgServer, resource_type: str, resource: str, reason: str) -> None:
+    before = gf_roles(pg_server.admin_dsn)
+    spec = pg_stack.facade.build_spec(requester="alice@example.com", integration="demo-postgres",
+                                      resource_type=resource_type, resources=[resource], permission="read",
+                                      duration="1h", justification="bad input")
+    sub = await pg_stack.facade.submit(spec)
+    await pg_stack.facade.approve(sub.request_id, "bob@example.com")
+    view = await pg_stack.wait_status(sub.request_id, "FAILED", timeout=60)
+    assert view["status_reason"].startswith("grant failed: ") and reason in view["status_reason"]
+    assert gf_roles(pg_server.admin_dsn) == before
+    with psycopg.connect(pg_server.dsn("orders"), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] > 0
+    events = await pg_stack.facade.audit(request_id=sub.request_id)
+    assert any(e.action == "grant" and e.outcome == "failed" for e in events)
+    assert json.dumps([e.model_dump(mode="json") for e in events])
