@@ -9,27 +9,35 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from grantflow.assist import AssistError, Suggestion, suggest
 from grantflow.client import BadRequest, GrantflowClient, GrantflowError, NotFound, Refused, new_request_id
+from grantflow.config import GrantflowConfig
+from grantflow.durations import format_duration
 from grantflow.models import AccessStatus, RequestSpec, StatusView
 from grantflow.settings import Settings
 from slack_app import catalog, views
+from slack_app.catalog import Choice, FormChoices
 from slack_app.forms import (
+    ASSIST_CALLBACK,
+    ASSIST_TEXT,
     BUNDLE_CALLBACK,
     FAVORITE_CALLBACK,
     REJECT_CALLBACK,
     REQUEST_CALLBACK,
+    AssistPick,
     BundleForm,
     RequestForm,
     block_id_of,
     metadata_of,
+    read_assist_text,
     read_bundle_form,
     read_request_form,
 )
@@ -43,12 +51,14 @@ Body = dict[str, Any]
 # Leave Slack's 3-second window some room for the network.
 INLINE_BUDGET_SECONDS = 2.0
 SOMETHING_WRONG = "Something went wrong on our side; nothing was changed. Try again in a minute."
+NOTHING_MATCHED = (
+    "Assist found nothing you may request for that. Name the system or resource (a database, a folder) and "
+    "what you need to do with it, or use `/access request` to pick from the full list."
+)
 
 
-class Assist(Protocol):
-    """`/access assist <text>`: filled in by the assistant module when it is configured."""
-
-    async def __call__(self, door: SlackFrontDoor, body: Body, text: str, respond: AsyncRespond) -> None: ...
+# `grantflow.assist.suggest` unless a test or deployment brings its own: (config, person, text, favorites).
+Suggester = Callable[[GrantflowConfig, str, str, Sequence[Any]], list[Suggestion]]
 
 
 def _user(body: Body) -> str:
@@ -65,7 +75,7 @@ def _channel(body: Body) -> str | None:
 
 
 class SlackFrontDoor:
-    def __init__(self, client: GrantflowClient, web: AsyncWebClient, assist: Assist | None = None):
+    def __init__(self, client: GrantflowClient, web: AsyncWebClient, assist: Suggester = suggest):
         self.client = client
         self.web = web
         self.directory = Directory(web)
@@ -118,7 +128,7 @@ class SlackFrontDoor:
         if form.integration and not form.resource_type and len(choices.resource_types) == 1:
             form.resource_type = choices.resource_types[0].value
             choices = catalog.form_choices(cfg, form.requester, form.integration, form.resource_type)
-        return views.request_modal(form, choices)
+        return views.request_modal(form, _offering(choices, form.duration))
 
     def bundle_view(self, form: BundleForm) -> dict[str, Any]:
         cfg = self.client.config
@@ -131,7 +141,8 @@ class SlackFrontDoor:
             resources = [
                 catalog.Choice(i.resource, f"{i.resource} ({i.integration}, {i.permission})") for i in bundle.items
             ]
-        return views.bundle_modal(form, bundles, resources, catalog.bundle_durations(cfg, form.requester, form.bundle))
+        durations = _offering(catalog.bundle_durations(cfg, form.requester, form.bundle), form.duration)
+        return views.bundle_modal(form, bundles, resources, durations)
 
     async def open_request(self, trigger_id: str, user_id: str, again: StatusView | None = None) -> None:
         email = await self.email(user_id)
@@ -196,10 +207,7 @@ class SlackFrontDoor:
                 blocks = views.my_requests_message(mine, email, self.directory.mentions())
                 await respond(blocks=blocks, text="Your requests", response_type="ephemeral")
             elif sub == "assist" or sub.startswith("assist "):
-                if self.assist is None:
-                    await say("The assistant is not configured here. `/access request` opens the request form.")
-                else:
-                    await self.assist(self, body, text[len("assist") :].strip(), respond)
+                await self.assist_command(body, text[len("assist") :].strip(), say)
             else:
                 await respond(
                     blocks=[views.section(f"I don't know `/access {views.clip(text, 100)}`."), *views.help_message()],
@@ -213,6 +221,85 @@ class SlackFrontDoor:
         except Exception:
             log.exception("/access failed", text=text)
             await say(SOMETHING_WRONG)
+
+    # --- Assist ----------------------------------------------------------------------------------------
+
+    async def suggestions(self, email: str, text: str) -> list[Suggestion]:
+        """Raises AssistError with a sentence for the person (empty or over-long text, no access flow)."""
+
+        def work() -> list[Suggestion]:
+            favorites = self.client.store.favorites(email)
+            return self.assist(self.client.config, email, text, favorites)
+
+        return await asyncio.to_thread(work)
+
+    async def assist_command(self, body: Body, text: str, say: Callable[[str], Awaitable[None]]) -> None:
+        email = await self.email(_user(body))
+        try:
+            found = await self.suggestions(email, text)
+        except AssistError as exc:
+            await say(f"Sorry, Assist cannot work with that: {exc}.")
+            return
+        if not found:
+            await say(NOTHING_MATCHED)
+            return
+        await self.web.views_open(trigger_id=str(body["trigger_id"]), view=views.assist_results_modal(text, found))
+
+    async def on_assist_submit(self, ack: AsyncAck, body: Body) -> None:
+        view = body["view"]
+        text = read_assist_text(view)
+        try:
+            email = await self.email(_user(body))
+            found = await self.suggestions(email, text)
+        except (NoEmail, AssistError) as exc:
+            await self._inline(ack, {ASSIST_TEXT: str(exc)})
+            return
+        if not found:
+            await self._inline(ack, {ASSIST_TEXT: NOTHING_MATCHED})
+            return
+        await ack(response_action="update", view=views.assist_results_modal(text, found))
+
+    async def _assist_open(self, body: Body, _value: str) -> None:
+        """From inside the request form the form gives way to the question; elsewhere a new modal opens."""
+        view = body.get("view") or {}
+        if view.get("type") == "modal" and view.get("id"):
+            await self.web.views_update(view_id=str(view["id"]), view=views.assist_modal())
+        else:
+            await self.web.views_open(trigger_id=str(body["trigger_id"]), view=views.assist_modal())
+
+    async def _assist_pick(self, body: Body, value: str) -> None:
+        pick = AssistPick.parse(value)
+        view = body.get("view") or {}
+        if pick is None or not view.get("id"):
+            raise BadRequest("that suggestion can no longer be used: ask Assist again")
+        user_id = _user(body)
+        email = await self.email(user_id)
+        sentence = str(metadata_of(view).get("text") or "")
+        duration = str(pick.duration) if pick.duration else None
+        new: dict[str, Any]
+        if pick.bundle:
+            bform = BundleForm(
+                requester=email,
+                user_id=user_id,
+                bundle=pick.bundle,
+                resources=pick.resources or None,
+                duration=duration,
+                justification=sentence,
+            )
+            new = self.bundle_view(bform)
+        else:
+            form = RequestForm(
+                requester=email,
+                user_id=user_id,
+                integration=pick.integration,
+                resource_type=pick.resource_type,
+                resources=pick.resources,
+                permission=pick.permission,
+                duration=duration,
+                justification=sentence,
+            )
+            new = self.request_view(form)
+        await self.web.views_update(view_id=str(view["id"]), hash=view.get("hash"), view=new)
 
     # --- the request modal -------------------------------------------------------------------------------
 
@@ -528,6 +615,8 @@ class SlackFrontDoor:
         views.FAV_REMOVE: _fav_remove,
         views.NEW_REQUEST: _new,
         views.NEW_BUNDLE: _new_bundle,
+        views.ASSIST_OPEN: _assist_open,
+        views.ASSIST_PICK: _assist_pick,
     }
 
     # --- Home tab --------------------------------------------------------------------------------------
@@ -552,17 +641,28 @@ async def _drain(task: asyncio.Future[T]) -> None:
     await task
 
 
+def _offering(choices: FormChoices, duration: str | None) -> FormChoices:
+    """A duration Assist read from a sentence ("for 90 minutes") may be no standard menu entry: offer it too.
+    The policy still checks it against the flow's maximum on submit."""
+    if not duration or not duration.isdigit() or any(c.value == duration for c in choices.durations):
+        return choices
+    extra = Choice(duration, format_duration(int(duration)))
+    choices.durations = sorted([*choices.durations, extra], key=lambda c: int(c.value))
+    return choices
+
+
 def build_app(
     settings: Settings,
     client: GrantflowClient,
     *,
     web: AsyncWebClient | None = None,
-    assist: Assist | None = None,
+    assist: Suggester | None = None,
     socket_mode: bool = False,
 ) -> AsyncApp:
-    """The bolt app. HTTP mode verifies every request's signature (5-minute replay window)."""
+    """The bolt app. HTTP mode verifies every request's signature (5-minute replay window).
+    `assist` defaults to `grantflow.assist.suggest` (offline, reads the person's favorites from the store)."""
     web = web or make_web_client(settings)
-    door = SlackFrontDoor(client, web, assist)
+    door = SlackFrontDoor(client, web, assist or suggest)
     app = AsyncApp(
         client=web,
         signing_secret=settings.slack_signing_secret or "",
@@ -576,6 +676,7 @@ def build_app(
     app.view(BUNDLE_CALLBACK)(door.on_bundle_submit)
     app.view(FAVORITE_CALLBACK)(door.on_favorite_submit)
     app.view(REJECT_CALLBACK)(door.on_reject_submit)
+    app.view(ASSIST_CALLBACK)(door.on_assist_submit)
     app.view_closed(re.compile(".*"))(door.on_view_closed)
     app.action(re.compile(".*"))(door.on_action)
     app.event("app_home_opened")(door.on_home_opened)

@@ -14,6 +14,9 @@ REQUEST_CALLBACK = "gf_request"
 BUNDLE_CALLBACK = "gf_bundle"
 FAVORITE_CALLBACK = "gf_favorite"
 REJECT_CALLBACK = "gf_reject"
+ASSIST_CALLBACK = "gf_assist"
+ASSIST_RESULTS_CALLBACK = "gf_assist_results"
+ASSIST_TEXT = "assist_text"
 
 
 @dataclass
@@ -128,3 +131,50 @@ def read_bundle_form(view: dict[str, Any]) -> BundleForm:
         duration=_get(values, "duration"),
         justification=str(_get(values, "justification") or ""),
     )
+
+
+@dataclass
+class AssistPick:
+    """One assist suggestion as its Choose button carries it (the sentence travels in the modal's metadata)."""
+
+    integration: str | None = None
+    resource_type: str | None = None
+    resources: list[str] = field(default_factory=list)
+    permission: str | None = None
+    bundle: str | None = None
+    duration: int | None = None
+
+    def value(self) -> str:
+        data = {
+            "i": self.integration,
+            "t": self.resource_type,
+            "r": self.resources,
+            "p": self.permission,
+            "b": self.bundle,
+            "d": self.duration,
+        }
+        return json.dumps({k: v for k, v in data.items() if v}, separators=(",", ":"))
+
+    @classmethod
+    def parse(cls, value: str) -> AssistPick | None:
+        """None for a value this version did not write (a forged or outdated button)."""
+        try:
+            data = json.loads(value)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        resources = data.get("r") or []
+        duration = data.get("d")
+        if not isinstance(resources, list) or not (duration is None or isinstance(duration, int)):
+            return None
+        texts = {k: data.get(k) for k in ("i", "t", "p", "b")}
+        if any(v is not None and not isinstance(v, str) for v in texts.values()):
+            return None
+        if not (texts["b"] or (texts["i"] and texts["t"] and texts["p"] and resources)):
+            return None
+        return cls(texts["i"], texts["t"], [str(r) for r in resources], texts["p"], texts["b"], duration)
+
+
+def read_assist_text(view: dict[str, Any]) -> str:
+    return str(_get(state_fields(view), ASSIST_TEXT) or "").strip()

@@ -11,14 +11,20 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from grantflow.assist import MAX_TEXT as ASSIST_MAX_TEXT
+from grantflow.assist import Suggestion
 from grantflow.durations import format_duration
 from grantflow.models import AccessStatus, GrantItem, RequestSpec, StatusView
 from slack_app.catalog import Choice, FormChoices
 from slack_app.forms import (
+    ASSIST_CALLBACK,
+    ASSIST_RESULTS_CALLBACK,
+    ASSIST_TEXT,
     BUNDLE_CALLBACK,
     FAVORITE_CALLBACK,
     REJECT_CALLBACK,
     REQUEST_CALLBACK,
+    AssistPick,
     BundleForm,
     RequestForm,
 )
@@ -39,12 +45,29 @@ FAV_USE = "gf_fav_use"
 FAV_REMOVE = "gf_fav_remove"
 NEW_REQUEST = "gf_new"
 NEW_BUNDLE = "gf_new_bundle"
+ASSIST_OPEN = "gf_assist_open"
+ASSIST_PICK = "gf_assist_pick"
 PICK_INTEGRATION = "req_integration"
 PICK_TYPE = "req_resource_type"
 PICK_RESOURCES = "req_resources"
 PICK_BUNDLE = "bundle_pick"
 KNOWN_ACTIONS = frozenset(
-    {APPROVE, REJECT, REVOKE, EXTEND, DETAILS, AGAIN, MORE, FAV_ADD, FAV_USE, FAV_REMOVE, NEW_REQUEST, NEW_BUNDLE}
+    {
+        APPROVE,
+        REJECT,
+        REVOKE,
+        EXTEND,
+        DETAILS,
+        AGAIN,
+        MORE,
+        FAV_ADD,
+        FAV_USE,
+        FAV_REMOVE,
+        NEW_REQUEST,
+        NEW_BUNDLE,
+        ASSIST_OPEN,
+        ASSIST_PICK,
+    }
 )
 
 BADGE = {
@@ -383,6 +406,14 @@ def request_modal(form: RequestForm, choices: FormChoices, title: str = "Request
     blocks: list[Block] = []
     if form.again_of:
         blocks.append(context(f"Asking again for request `{form.again_of}`: give a new justification."))
+    elif choices.integrations:
+        blocks.append(
+            section(
+                "Not sure what to pick? Say what you need in a sentence.",
+                block_id="assist",
+                accessory=button("Ask Assist", ASSIST_OPEN, "modal"),
+            )
+        )
     blocks.append(_on_behalf(form.user_id, form.on_behalf))
     if not choices.integrations:
         blocks.append(section(":no_entry: None of your access flows lets you request anything here. Ask an admin."))
@@ -533,6 +564,57 @@ def submitted_modal(request_id: str) -> dict[str, Any]:
     )
 
 
+def assist_modal(text: str = "") -> dict[str, Any]:
+    el: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": ASSIST_TEXT,
+        "multiline": True,
+        "max_length": ASSIST_MAX_TEXT,
+        "placeholder": plain('e.g. "read the finance folder for two hours to check the Q3 numbers"', MAX_PLACEHOLDER),
+    }
+    if text:
+        el["initial_value"] = clip(text, ASSIST_MAX_TEXT)
+    blocks = [
+        section(
+            "Say what you need and why, in your own words. I suggest requests your access flows allow; "
+            "nothing is sent until you choose one and submit the form."
+        ),
+        _input(ASSIST_TEXT, "What do you need?", el),
+    ]
+    return modal(ASSIST_CALLBACK, "Ask Assist", blocks, "Suggest")
+
+
+def assist_metadata(text: str) -> str:
+    """The sentence becomes the justification of the chosen request, so it rides along (clipped to fit)."""
+    meta = json.dumps({"text": text}, ensure_ascii=False)
+    while len(meta) > MAX_METADATA:
+        text = text[: len(text) - (len(meta) - MAX_METADATA) - 1]
+        meta = json.dumps({"text": text}, ensure_ascii=False)
+    return meta
+
+
+def assist_results_modal(text: str, suggestions: Sequence[Suggestion]) -> dict[str, Any]:
+    blocks: list[Block] = [section(f"*You asked*\n{quote(clip(text, 1000))}")]
+    shown = 0
+    for s in suggestions:
+        pick = AssistPick(s.integration, s.resource_type, s.resources, s.permission, s.bundle, s.duration_seconds)
+        value = pick.value()
+        if len(value) > MAX_VALUE:
+            continue
+        title = f"*Bundle {esc(s.bundle)}*\n" if s.bundle else ""
+        blocks.append({"type": "divider"})
+        blocks.append(
+            section(
+                f"{title}{items_text(s.items, 5)}\n{esc(s.explanation)}",
+                block_id=f"assist|{shown}",
+                accessory=button("Choose", ASSIST_PICK, value, "primary"),
+            )
+        )
+        shown += 1
+    blocks.append(context("Choosing one opens the request form filled in: check it, then submit."))
+    return modal(ASSIST_RESULTS_CALLBACK, "Assist suggests", blocks, None, assist_metadata(text))
+
+
 # --- lists: my requests, favorites, help, Home tab ----------------------------------------------------
 
 
@@ -612,6 +694,7 @@ def home_view(
             [
                 button("Create New Request", NEW_REQUEST, "new", "primary"),
                 button("Request a bundle", NEW_BUNDLE, "new"),
+                button("Ask Assist", ASSIST_OPEN, "home"),
             ],
         ),
         {"type": "divider"},

@@ -4,9 +4,13 @@ transitions (activity retries) without telling people twice."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
+
+import structlog
 
 from grantflow.models import Transition
+
+log = structlog.get_logger("grantflow.notify")
 
 
 class Notifier(Protocol):
@@ -26,5 +30,23 @@ class FanOutNotifier:
                 await n.notify(transitions)
             except Exception as exc:
                 first = first or exc
+        if first is not None:
+            raise first
+
+    async def announce(self, channel: str | None, text: str) -> None:
+        """Forwarded to each notifier that can announce; with none, the log keeps the message."""
+        first: BaseException | None = None
+        told = False
+        for n in self.notifiers:
+            announce: Any = getattr(n, "announce", None)
+            if announce is None:
+                continue
+            told = True
+            try:
+                await announce(channel, text)
+            except Exception as exc:
+                first = first or exc
+        if not told:
+            log.warning("announce", channel=channel, message=text)
         if first is not None:
             raise first

@@ -30,6 +30,8 @@ log = structlog.get_logger("grantflow.slack")
 OWNER_NOTES = frozenset(
     {"active", "expiry_reminder", "extended", "rejected", "revoked", "expired", "failed", "approval_timeout"}
 )
+# Notes that ask for action by a deadline also show in the conversation itself, so they notify for sure.
+BROADCAST_NOTES = frozenset({"approval_reminder", "expiry_reminder", "approval_timeout"})
 # Transitions after which approvers' Home tabs change (a request joins or leaves "Pending my approval").
 APPROVER_HOME_KINDS = frozenset(
     {"submitted", "approval", "granting", "rejected", "approval_timeout", "revoked", "failed"}
@@ -145,7 +147,9 @@ class SlackNotifier:
             if parent is None or key in refs:
                 continue
             try:
-                resp = await self.web.chat_postMessage(channel=parent.channel, thread_ts=parent.ts, text=text)
+                resp = await self.web.chat_postMessage(
+                    channel=parent.channel, thread_ts=parent.ts, text=text, reply_broadcast=t.kind in BROADCAST_NOTES
+                )
                 await self._remember(refs, t.status.request_id, key, resp)
             except SlackApiError as exc:
                 self._skip_or_raise(exc, key, t.status.request_id)
@@ -171,6 +175,23 @@ class SlackNotifier:
         if _transient(exc):
             raise exc
         log.warning("slack refused a message", request_id=request_id, to=key, error=exc.response.get("error"))
+
+    async def announce(self, channel: str | None, text: str) -> None:
+        """A free-text report for admins (reconciliation drift) in the config's `admin_channel`; without one,
+        the log keeps it (config.py: "else the log").
+
+        Never raises: the caller's audit write is what makes its retries idempotent, so a retry after a
+        failed post would not post again anyway; a failure is logged instead of failing the caller."""
+        if not channel:
+            log.warning("announce: no admin_channel in the config", message=text)
+            return
+        body = views.clip(text, views.MAX_MESSAGE_TEXT)
+        try:
+            await self.web.chat_postMessage(
+                channel=channel, text=body, blocks=[views.section(views.esc(body))], unfurl_links=False
+            )
+        except SlackApiError as exc:
+            log.warning("announce failed", channel=channel, error=exc.response.get("error"), message=text)
 
     async def publish_home(self, email: str) -> None:
         try:

@@ -1,7 +1,9 @@
 """A fake Slack Web API over real HTTP on loopback: answers what grantflow calls and records every call.
 
-It also takes the POSTs Slack clients make to a `response_url` (`/response/<n>`), and can be told to
-answer a method with a 429 (Retry-After) or a Slack error, to test rate limits and refusals.
+It also takes the POSTs Slack clients make to a `response_url` (`/response/<n>`), can be told to
+answer a method with a 429 (Retry-After) or a Slack error, to test rate limits and refusals, and plays
+Slack's side of Socket Mode: `apps.connections.open` hands out `ws://.../socket`, where `envelope()` sends
+what Slack would and returns the app's acknowledgement.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from tests.conftest import free_port
 
@@ -51,6 +53,9 @@ class FakeSlack:
         self._views = itertools.count(1)
         self.port = free_port()
         self._runner: web.AppRunner | None = None
+        self.sockets: list[web.WebSocketResponse] = []
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._envelopes = itertools.count(1)
 
     @property
     def api_url(self) -> str:
@@ -63,12 +68,15 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{n}", self._response)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
         return self
 
     async def stop(self) -> None:
+        for ws in list(self.sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -103,6 +111,45 @@ class FakeSlack:
                 seen = [c.method for c in self.calls[since:]]
                 raise AssertionError(f"no matching {method} call; saw {seen}")
             await asyncio.sleep(0.05)
+
+    # --- Socket Mode -------------------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": len(self.sockets), "debug_info": {"host": "fake"}})
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                data = json.loads(msg.data)
+                waiter = self._acks.pop(str(data.get("envelope_id")), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(data)
+        finally:
+            self.sockets.remove(ws)
+        return ws
+
+    async def connected(self, timeout: float = 20) -> web.WebSocketResponse:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.sockets:
+            if loop.time() > deadline:
+                raise AssertionError(f"no Socket Mode connection; calls: {[c.method for c in self.calls]}")
+            await asyncio.sleep(0.05)
+        return self.sockets[-1]
+
+    async def envelope(self, kind: str, payload: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
+        """Deliver an event the way Slack does over Socket Mode; the app's ack (with any response payload)."""
+        ws = await self.connected()
+        envelope_id = f"env-{next(self._envelopes)}"
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = waiter
+        await ws.send_json(
+            {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": True}
+        )
+        return await asyncio.wait_for(waiter, timeout)
 
     # --- the API -------------------------------------------------------------------------------------------
 
@@ -146,6 +193,8 @@ class FakeSlack:
                 "user": "grantflow",
                 "team": "Test",
             }
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "users.info":
             uid = str(args.get("user"))
             if uid not in self.users:

@@ -18,6 +18,11 @@ def buttons(call: Call) -> list[str]:
     return call.action_ids()
 
 
+def in_sessions(home: Call, request_id: str) -> bool:
+    """Whether the Home tab lists the request under *My Sessions* (active access)."""
+    return any(b.get("block_id") == f"session|{request_id}" for b in home.args["view"]["blocks"])
+
+
 async def test_request_approve_extend_details_revoke(stack: Stack) -> None:
     s = stack.slack
     mark = s.mark()
@@ -51,6 +56,10 @@ async def test_request_approve_extend_details_revoke(stack: Stack) -> None:
     assert {"gf_details", "gf_revoke"} <= set(buttons(alice_copy))
     assert "<!date^" in alice_copy.text(), "expiry in the viewer's timezone"
     await s.wait("chat.postMessage", lambda c: c.args.get("thread_ts") == mine.response["ts"] and "active" in c.text())
+    home = await s.wait(
+        "views.publish", lambda c: c.args.get("user_id") == "UALICE" and in_sessions(c, rid), since=mark
+    )
+    assert "gf_revoke" in home.action_ids(), "the Home tab was republished once the access became active"
 
     mark = s.mark()
     status, _ = await stack.click("UALICE", "gf_extend", rid, message=alice_copy)
@@ -75,6 +84,13 @@ async def test_request_approve_extend_details_revoke(stack: Stack) -> None:
     assert v.revoked_by == "alice@example.com"
     final = await stack.updated(mine, lambda c: "gf_again" in buttons(c), since=mark)
     assert "Revoked" in final.text()
+    await s.wait(
+        "views.publish",
+        lambda c: (
+            c.args.get("user_id") == "UALICE" and rid in c.text() and "Revoked" in c.text() and not in_sessions(c, rid)
+        ),
+        since=mark,
+    )
 
     # A payload for the finished request: a polite ephemeral note, never a 500.
     mark = s.mark()

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from grantflow.assist import suggest
 from grantflow.config import parse_config
 from grantflow.models import AccessStatus, Approval, GrantItem, RequestSpec, StatusView
 from slack_app import catalog, views
-from slack_app.forms import BundleForm, RequestForm, read_request_form
+from slack_app.forms import AssistPick, BundleForm, RequestForm, read_request_form
 from tests.slack_app.conftest import CONFIG, filled
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -105,6 +106,14 @@ def surfaces() -> dict[str, tuple[views.SurfaceKind, Any]]:
         "my_requests": ("message", views.my_requests_message([ACTIVE, REJECTED], "alice@example.com")),
         "favorites": ("message", views.favorites_message([(7, "alpha (read)", SPEC)])),
         "help": ("message", views.help_message()),
+        "assist_modal": ("modal", views.assist_modal()),
+        "assist_results": (
+            "modal",
+            views.assist_results_modal(
+                "read the beta folder for 2 hours",
+                suggest(CFG, "alice@example.com", "read the beta folder for 2 hours"),
+            ),
+        ),
     }
 
 
@@ -210,3 +219,22 @@ def test_catalog_offers_only_what_flows_allow() -> None:
     assert c.durations[-1].value == str(8 * 3600), "nothing longer than the flow's maximum"
     assert catalog.form_choices(CFG, "alice@example.com", "files", "box").resources is None, "60 resources: type-ahead"
     assert [x.value for x in catalog.suggest_resources(CFG, "alice@example.com", "files", "box", "59")] == ["box-59"]
+
+
+def test_assist_surfaces_carry_the_choice_and_the_sentence() -> None:
+    found = suggest(CFG, "alice@example.com", "read the beta folder for 2 hours")
+    modal = views.assist_results_modal("read the beta folder for 2 hours", found)
+    picks = [b["accessory"]["value"] for b in modal["blocks"] if "accessory" in b]
+    assert len(picks) == len(found) and picks
+    first = AssistPick.parse(picks[0])
+    assert first == AssistPick("files", "folder", ["beta"], "read", None, 7200)
+    assert json.loads(modal["private_metadata"]) == {"text": "read the beta folder for 2 hours"}
+    quotes = '"' * 2000
+    meta = views.assist_results_modal(quotes, found)["private_metadata"]
+    assert len(meta) <= views.MAX_METADATA and set(json.loads(meta)["text"]) == {'"'}
+    for forged in ("", "[]", "{}", '{"i": "files"}', '{"b": 3}', '{"b": "pair", "d": "1h"}', "{not json"):
+        assert AssistPick.parse(forged) is None, forged
+    assert AssistPick.parse('{"b": "pair"}') == AssistPick(bundle="pair")
+    assert views.ASSIST_OPEN in [
+        e["action_id"] for e in views.home_view("a@example.com", [], [], [], [])["blocks"][1]["elements"]
+    ]
