@@ -371,7 +371,10 @@ app.command("slack")(__import__("slack_app.cli", fromlist=["slack"]).slack)
 def main(argv: list[str] | None = None) -> None:
     """Entry point: usage errors and refusals are one line on stderr with exit 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns the code of a `typer.Exit` instead of raising it.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+            sys.exit(code)
     except _click_exceptions.UsageError as exc:
         sys.stderr.write(f"grantflow: error: {exc.format_message()}\n")
         sys.exit(2)

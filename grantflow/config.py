@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationError, field_validator
 
 from grantflow.durations import DurationError, parse_duration
 
@@ -101,6 +101,20 @@ class FlowBundleGrant(_Strict):
     bundle: str
 
 
+def _grant_kind(value: Any) -> str:
+    """A grant naming a bundle is a bundle grant; anything else is judged as an integration grant, so that
+    a mistake in either is reported once, against the shape the author meant."""
+    if isinstance(value, FlowBundleGrant) or (isinstance(value, dict) and "bundle" in value):
+        return "FlowBundleGrant"
+    return "FlowGrant"
+
+
+AnyFlowGrant = Annotated[
+    Annotated[FlowGrant, Tag("FlowGrant")] | Annotated[FlowBundleGrant, Tag("FlowBundleGrant")],
+    Discriminator(_grant_kind),
+]
+
+
 class Extension(_Strict):
     enabled: bool = False
     max_extensions: int = Field(default=1, ge=0)
@@ -115,7 +129,7 @@ class AccessFlow(_Strict):
     name: str = ""
     description: str = ""
     requestors: list[str] = Field(min_length=1)
-    grants: list[FlowGrant | FlowBundleGrant] = Field(min_length=1)
+    grants: list[AnyFlowGrant] = Field(min_length=1)
     approvers: list[str] = Field(default_factory=list)
     approvals_required: int = Field(default=1, ge=0)
     approval_channel: str | None = None
@@ -232,7 +246,11 @@ def _pydantic_message(err: Any) -> str:
     if err.get("type") == "missing":
         return "is required"
     if err.get("type") == "union_tag_invalid":
-        return f"unknown type {err.get('input')!r} (expected script or postgresql)"
+        return f'unknown type "{err.get("ctx", {}).get("tag")}" (expected script or postgresql)'
+    if err.get("type") == "union_tag_not_found":
+        return "is required (script or postgresql)"
+    if err.get("type") == "string_pattern_mismatch" and err["loc"][-1] == "id":
+        return f'"{err.get("input")}" is not a valid id (lower-case letters, digits, "-" and "_")'
     return msg
 
 
@@ -269,7 +287,15 @@ def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...]
     dupes("bundles", [b.id for b in cfg.bundles])
     dupes("access_flows", [f.id for f in cfg.access_flows])
 
-    def check_item(path: tuple[str | int, ...], integ: str, rtype: str | None, perm: str | None) -> None:
+    def check_item(
+        path: tuple[str | int, ...],
+        integ: str,
+        rtype: str | None,
+        perm: str | None,
+        type_at: tuple[str | int, ...] | None = None,
+    ) -> None:
+        """`type_at` is where the resource type is written when it is not `path.resource_type`."""
+        type_path = type_at or (*path, "resource_type")
         integration = cfg.integration(integ)
         if integration is None:
             problems.append(((*path, "integration"), f'unknown integration "{integ}"'))
@@ -277,14 +303,14 @@ def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...]
         if isinstance(integration, ScriptIntegration):
             types = {t.id: t for t in integration.resource_types}
             if rtype is not None and rtype != "*" and rtype not in types:
-                problems.append(((*path, "resource_type"), f'integration "{integ}" has no resource type "{rtype}"'))
+                problems.append((type_path, f'integration "{integ}" has no resource type "{rtype}"'))
             elif perm is not None and perm != "*" and rtype in types and perm not in types[rtype].permissions:
                 problems.append(
                     ((*path, "permission"), f'resource type "{rtype}" of "{integ}" has no permission "{perm}"')
                 )
         else:
             if rtype is not None and rtype != "*" and rtype not in integration.resource_types:
-                problems.append(((*path, "resource_type"), f'integration "{integ}" has no resource type "{rtype}"'))
+                problems.append((type_path, f'integration "{integ}" has no resource type "{rtype}"'))
 
     for b_i, b in enumerate(cfg.bundles):
         for it_i, it in enumerate(b.items):
@@ -303,14 +329,19 @@ def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...]
                     problems.append(((*gpath, "bundle"), f'unknown bundle "{fg.bundle}"'))
             else:
                 check_item(gpath, fg.integration, None, None)
-                for t_i, t in enumerate(fg.resource_types):
-                    check_item((*gpath, "resource_types", t_i), fg.integration, t, None)
+                for t_i, t in enumerate(fg.resource_types if cfg.integration(fg.integration) else []):
+                    check_item(gpath, fg.integration, t, None, type_at=(*gpath, "resource_types", t_i))
         if f.max_duration <= 0:
             problems.append(((*base, "max_duration"), "must be greater than 0"))
         if f.default_duration > f.max_duration:
             problems.append(((*base, "default_duration"), "is longer than max_duration"))
         if f.approvals_required > 0 and not f.approvers:
-            problems.append(((*base, "approvers"), "approvals_required > 0 but no approvers are named"))
+            problems.append(
+                (
+                    (*base, "approvals_required"),
+                    f"is {f.approvals_required} but the flow names no approvers (0 = automatic approval)",
+                )
+            )
         elif f.approvals_required > len(cfg.expand(f.approvers)) and f.approvers:
             problems.append(((*base, "approvals_required"), "is more than the number of people who can approve"))
         if f.extension.enabled and f.extension.duration <= 0:
@@ -328,25 +359,73 @@ def parse_config(text: str, filename: str = "grantflow.yml") -> GrantflowConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f"{mark.line + 1}" if mark is not None else "?"
         problem = getattr(exc, "problem", None) or str(exc)
+        context, started = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and started is not None and mark is not None and started.line != mark.line:
+            problem += f" ({context} that starts on line {started.line + 1})"
         raise ConfigError([f"{filename}:{where}: invalid YAML: {problem}"]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([f"{filename}:1: the file must be a mapping (admins, groups, integrations, ...)"])
     lines = _line_map(text)
+    problems: list[tuple[tuple[str | int, ...], str]] = []
     try:
-        cfg = GrantflowConfig.model_validate(data)
+        cfg: GrantflowConfig | None = GrantflowConfig.model_validate(data)
+        kept: dict[str, list[int]] = {}
+        dropped: dict[str, set[str]] = {}
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             loc = _clean_loc(tuple(err["loc"]))
-            line = _nearest_line(lines, loc)
-            problems.append(f"{filename}:{line or '?'}: {format_path(loc)}: {_pydantic_message(err)}")
-        raise ConfigError(sorted(set(problems), key=problems.index)) from None
-    semantic = _semantic_problems(cfg)
-    if semantic:
-        raise ConfigError([f"{filename}:{_nearest_line(lines, p) or '?'}: {format_path(p)}: {m}" for p, m in semantic])
+            if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                loc = (*loc, "type")
+            problems.append((loc, _pydantic_message(err)))
+        cfg, kept, dropped = _valid_rest(data, exc)
+    if cfg is not None:
+        for path, message in _semantic_problems(cfg):
+            if any(f'unknown {kind} "{name}"' in message for kind, names in dropped.items() for name in names):
+                continue  # it names an entry that is already reported as invalid
+            if path and path[0] in kept and len(path) > 1 and isinstance(path[1], int):
+                path = (path[0], kept[str(path[0])][path[1]], *path[2:])
+            problems.append((path, message))
+    if problems:
+        located = [(_nearest_line(lines, path), format_path(path), message) for path, message in problems]
+        located.sort(key=lambda x: x[0] or 0)
+        out = [f"{filename}:{line or '?'}: {path}: {message}" for line, path, message in located]
+        raise ConfigError(sorted(set(out), key=out.index))
+    assert cfg is not None
     return cfg
+
+
+_SECTIONS = {"integrations": "integration", "bundles": "bundle", "access_flows": "flow"}
+
+
+def _valid_rest(
+    data: dict[str, Any], exc: ValidationError
+) -> tuple[GrantflowConfig | None, dict[str, list[int]], dict[str, set[str]]]:
+    """The config without the list entries that failed validation, so that cross-reference problems in the
+    rest are reported in the same run. Returns it (None when a whole section is unusable), the original
+    index of each kept entry, and the ids of the dropped entries by kind (references to them are not
+    reported again as unknown)."""
+    bad: dict[str, set[int]] = {}
+    for err in exc.errors():
+        loc = err["loc"]
+        if len(loc) < 2 or loc[0] not in _SECTIONS or not isinstance(loc[1], int):
+            return None, {}, {}
+        bad.setdefault(str(loc[0]), set()).add(loc[1])
+    rest = dict(data)
+    kept: dict[str, list[int]] = {}
+    dropped: dict[str, set[str]] = {}
+    for section, indexes in bad.items():
+        entries = rest[section]
+        kept[section] = [i for i in range(len(entries)) if i not in indexes]
+        rest[section] = [entries[i] for i in kept[section]]
+        dropped[_SECTIONS[section]] = {
+            str(entries[i].get("id")) for i in indexes if isinstance(entries[i], dict) and "id" in entries[i]
+        }
+    try:
+        return GrantflowConfig.model_validate(rest), kept, dropped
+    except ValidationError:
+        return None, {}, {}
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -217,14 +217,15 @@ def judge_approve(
     who = normalize_email(approver)
     if status != AccessStatus.PENDING_APPROVAL:
         return f"the request is {status.value}, not pending approval"
+    # Before break-glass: an admin's own request still needs someone else.
+    if who in (normalize_email(spec.requester), normalize_email(spec.grantee)):
+        return "you cannot approve your own request"
     if break_glass:
         if who not in decision.admins:
             return f"{who} is not an admin: break-glass approval is for admins only"
         if not reason.strip():
             return "a break-glass approval needs a reason"
         return None
-    if who in (normalize_email(spec.requester), normalize_email(spec.grantee)):
-        return "you cannot approve your own request"
     if who not in decision.approvers:
         return f"{who} is not an approver for this flow"
     if who in {normalize_email(a) for a in already_approved}:

@@ -1,0 +1,307 @@
+"""`grantflow config check` through the real entry point: every problem on its own line as `file:LINE: path:
+message`, all of them in one run, exit 2; the shipped example passes.
+
+Each CLI start costs about a second of imports, so all the runs start together in one module fixture and
+the tests read their results; finer cases go through `parse_config` in-process.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grantflow.config import ConfigError, parse_config
+from tests.conftest import EXAMPLE_CONFIG, TEST_CONFIG
+
+GRANTFLOW = str(Path(sys.executable).parent / "grantflow")
+LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<path>\S+): (?P<message>.+)$")
+
+# A valid base: the broken files below are this with a few lines changed, so each error is the only one
+# on its line and the expected line numbers can be read off the text.
+BASE = """\
+admins: [user:ops@example.com]
+groups:
+  eng: [alice@example.com, carol@example.com]
+  owners: [bob@example.com]
+integrations:
+  - id: files
+    type: script
+    resource_types:
+      - id: folder
+        resources: [alpha, beta]
+        permissions: [read, write]
+    grant: [python3, grant.py, "{grantee}", "{resource}"]
+    revoke: [python3, revoke.py, "{grantee}", "{resource}"]
+bundles:
+  - id: pair
+    items:
+      - {integration: files, resource_type: folder, resource: alpha, permission: read}
+access_flows:
+  - id: read
+    requestors: [group:eng]
+    grants:
+      - {integration: files, resource_types: [folder], permissions: [read]}
+    approvers: [group:owners]
+    approvals_required: 1
+    max_duration: 8h
+  - id: write
+    requestors: [group:eng]
+    grants:
+      - {bundle: pair}
+    approvers: [group:owners]
+    approvals_required: 1
+    max_duration: 2h
+    default_duration: 1h
+"""
+
+
+def edit(*changes: tuple[str, str]) -> str:
+    text = BASE
+    for old, new in changes:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+def line_of(text: str, fragment: str, nth: int = 1) -> int:
+    """1-based line of the nth line containing `fragment`."""
+    hits = [n for n, line in enumerate(text.splitlines(), 1) if fragment in line]
+    return hits[nth - 1]
+
+
+NOT_A_DURATION = '"9x" is not a duration (use e.g. 30m, 1h, 1h30m, 2d)'
+UNKNOWN_TYPE = 'unknown type "ldap" (expected script or postgresql)'
+
+
+STRUCTURAL = edit(
+    ("    max_duration: 2h\n", '    max_duration: "9x"\n'),
+    ("    type: script\n", "    type: script\n    colour: blue\n"),
+    ("bundles:\n", "  - id: ldap\n    type: ldap\nbundles:\n"),
+)
+SEMANTIC = edit(
+    (
+        "requestors: [group:eng]\n    grants:\n      - {integration",
+        "requestors: [group:ghosts]\n    grants:\n      - {integration",
+    ),
+    ("      - {bundle: pair}\n", "      - {bundle: trio}\n      - {integration: nfs, permissions: [read]}\n"),
+    ("  - id: write\n", "  - id: read\n"),
+    ("    default_duration: 1h\n", "    default_duration: 3h\n"),
+    (
+        "    approvers: [group:owners]\n    approvals_required: 1\n    max_duration: 8h",
+        "    approvals_required: 1\n    max_duration: 8h",
+    ),
+)
+MIXED = edit(
+    ("    max_duration: 2h\n", '    max_duration: "9x"\n'),
+    (
+        "requestors: [group:eng]\n    grants:\n      - {integration",
+        "requestors: [group:ghosts]\n    grants:\n      - {integration",
+    ),
+    ("  - id: pair\n", "  - id: pair\n    colour: red\n"),
+    ("bundles:\n", "  - id: ldap\n    type: ldap\nbundles:\n"),
+)
+
+CASES: dict[str, str | None] = {
+    "semantic.yml": SEMANTIC,
+    "mixed.yml": MIXED,
+    "invalid.yml": BASE.replace(
+        "[group:eng]\n    grants:\n      - {bundle", "[group:eng\n    grants:\n      - {bundle"
+    ),
+    "list.yml": "- admins\n- groups\n",
+    "missing.yml": None,
+}
+
+
+@dataclass
+class Run:
+    path: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def problems(self) -> list[dict[str, str]]:
+        """Each stderr line parsed as `file:LINE: path: message`; a line that does not parse fails the test."""
+        out = []
+        for raw in self.stderr.splitlines():
+            m = LINE.match(raw)
+            assert m, f"not `file:LINE: path: message`: {raw!r}"
+            assert m["file"] == str(self.path)
+            out.append(m.groupdict())
+        return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+    folder = tmp_path_factory.mktemp("config-check")
+    procs: dict[str, tuple[Path, subprocess.Popen[str]]] = {}
+    targets = {name: folder / name for name in CASES} | {"example": EXAMPLE_CONFIG}
+    for name, path in targets.items():
+        text = CASES.get(name)
+        if text is not None:
+            path.write_text(text)
+        argv = [GRANTFLOW, "config", "check", str(path)]
+        procs[name] = (path, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = {}
+    try:
+        for name, (path, proc) in procs.items():
+            stdout, stderr = proc.communicate(timeout=60)
+            results[name] = Run(path, proc.returncode, stdout, stderr)
+    finally:
+        for _, proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    yield results
+
+
+def test_the_shipped_example_passes(runs: dict[str, Run]) -> None:
+    run = runs["example"]
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout == "OK: 2 integrations, 1 bundles, 4 access flows, 4 groups\n"
+
+
+def test_cross_reference_errors_are_all_reported_with_their_lines(runs: dict[str, Run]) -> None:
+    run = runs["semantic.yml"]
+    assert run.returncode == 2 and run.stdout == ""
+    got = [(int(p["line"]), p["path"], p["message"]) for p in run.problems()]
+    assert got == [
+        (line_of(SEMANTIC, "group:ghosts"), "access_flows[0].requestors[0]", 'unknown group "ghosts"'),
+        (
+            line_of(SEMANTIC, "approvals_required: 1"),
+            "access_flows[0].approvals_required",
+            "is 1 but the flow names no approvers (0 = automatic approval)",
+        ),
+        (line_of(SEMANTIC, "- id: read", 2), "access_flows[1].id", 'duplicate id "read"'),
+        (line_of(SEMANTIC, "bundle: trio"), "access_flows[1].grants[0].bundle", 'unknown bundle "trio"'),
+        (line_of(SEMANTIC, "integration: nfs"), "access_flows[1].grants[1].integration", 'unknown integration "nfs"'),
+        (line_of(SEMANTIC, "default_duration: 3h"), "access_flows[1].default_duration", "is longer than max_duration"),
+    ]
+
+
+def test_structural_and_cross_reference_errors_come_in_one_run(runs: dict[str, Run]) -> None:
+    run = runs["mixed.yml"]
+    assert run.returncode == 2
+    got = [(int(p["line"]), p["path"], p["message"]) for p in run.problems()]
+    assert got == [
+        (line_of(MIXED, "type: ldap"), "integrations[1].type", UNKNOWN_TYPE),
+        (line_of(MIXED, "colour: red"), "bundles[0].colour", "unknown field"),
+        (line_of(MIXED, "group:ghosts"), "access_flows[0].requestors[0]", 'unknown group "ghosts"'),
+        (
+            line_of(MIXED, '"9x"'),
+            "access_flows[1].max_duration",
+            NOT_A_DURATION,
+        ),
+    ]
+
+
+def test_invalid_yaml_points_at_its_line(runs: dict[str, Run]) -> None:
+    run = runs["invalid.yml"]
+    assert run.returncode == 2
+    [message] = run.stderr.splitlines()
+    text = CASES["invalid.yml"]
+    assert text is not None
+    opened = line_of(text, "[group:eng", 2)
+    assert message.startswith(f"{run.path}:")
+    assert "invalid YAML: " in message
+    assert f"flow sequence that starts on line {opened}" in message
+
+
+def test_a_file_that_is_not_a_mapping(runs: dict[str, Run]) -> None:
+    run = runs["list.yml"]
+    assert run.returncode == 2
+    assert run.stderr == f"{run.path}:1: the file must be a mapping (admins, groups, integrations, ...)\n"
+
+
+def test_a_missing_file(runs: dict[str, Run]) -> None:
+    run = runs["missing.yml"]
+    assert run.returncode == 2
+    assert run.stderr == f"{run.path}: cannot read config: No such file or directory\n"
+
+
+# --- in-process: the finer cases ----------------------------------------------------------------------------
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "g.yml")
+    return caught.value.problems
+
+
+def test_structural_errors_are_all_reported_in_line_order() -> None:
+    assert problems(STRUCTURAL) == [
+        f"g.yml:{line_of(STRUCTURAL, 'colour: blue')}: integrations[0].colour: unknown field",
+        f"g.yml:{line_of(STRUCTURAL, 'type: ldap')}: integrations[1].type: {UNKNOWN_TYPE}",
+        f"g.yml:{line_of(STRUCTURAL, '9x')}: access_flows[1].max_duration: {NOT_A_DURATION}",
+    ]
+
+
+def test_every_problem_is_a_single_line() -> None:
+    for text in (STRUCTURAL, SEMANTIC, MIXED):
+        for p in problems(text):
+            assert "\n" not in p and LINE.match(p), p
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            [("type: script\n", "name: no type\n")],
+            "g.yml:6: integrations[0].type: is required (script or postgresql)",
+        ),
+        (
+            [("bundles:\n", "  - {id: Bad Id, type: postgresql, dsn_env: PG}\nbundles:\n")],
+            'g.yml:14: integrations[1].id: "Bad Id" is not a valid id (lower-case letters, digits, "-" and "_")',
+        ),
+        (
+            [("{integration: files, resource_types: [folder], permissions: [read]}", "{integration: files}")],
+            "g.yml:22: access_flows[0].grants[0].permissions: is required",
+        ),
+        (
+            [("{bundle: pair}", "{bundle: pair, resources: [alpha]}")],
+            "g.yml:29: access_flows[1].grants[0].resources: unknown field",
+        ),
+        (
+            [("resource_types: [folder], permissions", "resource_types: [folder, file], permissions")],
+            'g.yml:22: access_flows[0].grants[0].resource_types[1]: integration "files" has no resource type "file"',
+        ),
+        (
+            [("resource: alpha, permission: read}", "resource: alpha, permission: admin}")],
+            'g.yml:17: bundles[0].items[0].permission: resource type "folder" of "files" has no permission "admin"',
+        ),
+        (
+            [("    approvals_required: 1\n    max_duration: 8h", "    approvals_required: 2\n    max_duration: 8h")],
+            "g.yml:24: access_flows[0].approvals_required: is more than the number of people who can approve",
+        ),
+        (
+            [("admins: [user:ops@example.com]", "admins: [ops@example.com]")],
+            'g.yml:1: admins[0]: "ops@example.com" must be "user:EMAIL" or "group:NAME"',
+        ),
+        (
+            [("owners: [bob@example.com]", "owners: [bob]")],
+            'g.yml:4: groups.owners[0]: "bob" is not an email',
+        ),
+        (
+            [("    max_duration: 8h\n", "    max_duration: 8h\n    extension: {enabled: true, duration: 0}\n")],
+            "g.yml:26: access_flows[0].extension.duration: must be greater than 0",
+        ),
+    ],
+)
+def test_one_problem(changes: list[tuple[str, str]], expected: str) -> None:
+    assert problems(edit(*changes)) == [expected]
+
+
+def test_references_to_an_invalid_entry_are_not_reported_twice() -> None:
+    text = edit(("    type: script\n", "    type: script\n    colour: blue\n"))
+    assert problems(text) == ["g.yml:8: integrations[0].colour: unknown field"]
+
+
+def test_the_base_and_the_test_catalog_are_valid() -> None:
+    assert len(parse_config(TEST_CONFIG.read_text(), "g.yml").access_flows) == 3
+    cfg = parse_config(BASE, "g.yml")
+    assert [f.id for f in cfg.access_flows] == ["read", "write"]
