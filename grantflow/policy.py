@@ -153,6 +153,13 @@ def _decide(cfg: GrantflowConfig, spec: RequestSpec) -> PolicyDecision:
         problem = item_problem(cfg, item)
         if problem:
             raise PolicyError(problem)
+    if spec.bundle is not None:
+        b = cfg.bundle(spec.bundle)
+        if b is None:
+            raise PolicyError(f'unknown bundle "{spec.bundle}"')
+        inside = {(i.integration, i.resource_type, i.resource, i.permission) for i in b.items}
+        if any((i.integration, i.resource_type, i.resource, i.permission) not in inside for i in spec.items):
+            raise PolicyError(f'an item requested under bundle "{spec.bundle}" is not part of it')
     flows = flows_for(cfg, requester)
     if not flows:
         raise PolicyError(f"{requester} is not a requestor in any access flow")

@@ -97,6 +97,11 @@ def eligible_flows(cfg: GrantflowConfig, spec: RequestSpec) -> list[AccessFlow]:
         return []
     if not all(in_catalog(cfg, i) for i in spec.items):
         return []
+    if spec.bundle is not None:  # a named bundle must exist and hold every requested item
+        b = next((b for b in cfg.bundles if b.id == spec.bundle), None)
+        held = {(x.integration, x.resource_type, x.resource, x.permission) for x in b.items} if b else set()
+        if any((i.integration, i.resource_type, i.resource, i.permission) not in held for i in spec.items):
+            return []
     return [
         f
         for f in cfg.access_flows
