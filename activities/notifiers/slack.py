@@ -84,6 +84,7 @@ class SlackNotifier:
                     await self._main(latest, refs, f"approver:{email}", email, "approver")
         for t in batch:
             await self._notes(t, latest, refs)
+            await self._break_glass_notes(t, refs)
         people = set(self._owners(latest))
         if kinds & APPROVER_HOME_KINDS:
             people.update(latest.approvers)
@@ -153,6 +154,27 @@ class SlackNotifier:
                 await self._remember(refs, t.status.request_id, key, resp)
             except SlackApiError as exc:
                 self._skip_or_raise(exc, key, t.status.request_id)
+
+    async def _break_glass_notes(self, t: Transition, refs: dict[str, SlackMessageRef]) -> None:
+        """Announce a break-glass approval under each approver's copy (or the approval channel's message):
+        the people the flow trusts must learn that an admin bypassed them, and why."""
+        for event in t.events:
+            if event.action != "approve" or event.outcome != "ok" or not event.detail.get("break_glass"):
+                continue
+            text = views.esc(
+                f":rotating_light: Break-glass approval by {event.actor}: {event.reason or 'no reason given'}"
+            )
+            for parent_key, parent in list(refs.items()):
+                key = f"note:{event.key}:{parent_key}"
+                if not parent_key.startswith(("approver:", "channel:")) or key in refs:
+                    continue
+                try:
+                    resp = await self.web.chat_postMessage(
+                        channel=parent.channel, thread_ts=parent.ts, text=text, reply_broadcast=True
+                    )
+                    await self._remember(refs, t.status.request_id, key, resp)
+                except SlackApiError as exc:
+                    self._skip_or_raise(exc, key, t.status.request_id)
 
     async def _destination(self, email: str | None, channel: str | None) -> str | None:
         if channel:

@@ -187,3 +187,22 @@ async def test_fan_out_announce_tries_everyone_then_raises() -> None:
         raise AssertionError("the failure was swallowed")
     assert told == ["#c:t"], "the others were still told"
     await FanOutNotifier([RecordingNotifier()]).announce(None, "only logged")
+
+
+async def test_break_glass_approval_is_announced_to_the_approvers(stack: Stack) -> None:
+    s = stack.slack
+    v, posts = await pending_request(stack, "beta")
+    notifier: SlackNotifier = stack.notifier
+    glass = AuditEvent(key=f"{v.request_id}:bg:{uuid.uuid4().hex[:6]}", request_id=v.request_id,
+                       at=datetime.now(UTC), actor="ops@example.com", action="approve", reason="prod is down",
+                       detail={"break_glass": True})
+    batch = [Transition(kind="granting", status=v.model_copy(update={"status": AccessStatus.GRANTING}),
+                        events=[glass])]
+    mark = s.mark()
+    await notifier.notify(batch)
+    replies = [c for c in thread_posts(stack, mark) if "Break-glass" in c.text()]
+    assert sorted(c.args["thread_ts"] for c in replies) == sorted(posts[u].response["ts"] for u in ("UBOB", "UCAROL"))
+    assert all("ops@example.com" in c.text() and "prod is down" in c.text() for c in replies)
+    mark = s.mark()
+    await notifier.notify(batch)  # a retried batch announces nothing twice
+    assert not [c for c in thread_posts(stack, mark) if "Break-glass" in c.text()]
