@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -111,6 +113,10 @@ async def run_worker(settings: Settings) -> None:
 
 def main() -> None:
     asyncio.run(run_worker(Settings()))
+    # Skip interpreter teardown, which the Temporal runtime's threads can abort (temporalio/sdk-python#300).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -368,24 +369,32 @@ app.command("mcp")(_cli_assist.mcp)
 app.command("slack")(__import__("slack_app.cli", fromlist=["slack"]).slack)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: usage errors and refusals are one line on stderr with exit 2."""
+def _dispatch(argv: list[str] | None) -> int:
+    """Run one command; return its exit code. Usage errors and refusals are one line on stderr, code 2."""
     try:
         # Without standalone mode click returns the code of a `typer.Exit` instead of raising it.
         code = app(args=argv, standalone_mode=False)
-        if isinstance(code, int) and not isinstance(code, bool) and code != 0:
-            sys.exit(code)
+        return code if isinstance(code, int) and not isinstance(code, bool) else 0
     except _click_exceptions.UsageError as exc:
         sys.stderr.write(f"grantflow: error: {exc.format_message()}\n")
-        sys.exit(2)
+        return 2
     except CliError as exc:
         sys.stderr.write(f"grantflow: error: {exc}\n")
-        sys.exit(exc.code)
+        return exc.code
     except typer.Abort:
         sys.stderr.write("grantflow: aborted\n")
-        sys.exit(130)
+        return 130
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return int(exc.exit_code)
     except KeyboardInterrupt:
-        sys.exit(130)
+        return 130
 
+
+def main(argv: list[str] | None = None) -> None:
+    """The `grantflow` command. It leaves without interpreter teardown: the Temporal client's Rust threads
+    can abort a finalizing interpreter (temporalio/sdk-python#300, "PyGILState_Release ... must be
+    current"), which would turn a successful command into exit code -6."""
+    code = _dispatch(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
