@@ -120,3 +120,13 @@ async def published(h: Harness, request_id: str, kind: str, timeout: float = 10)
         if loop.time() > deadline:
             raise AssertionError(f"{kind} never published; saw {h.notifier.kinds(request_id)}")
         await asyncio.sleep(0.05)
+
+
+HISTORY_DIR = Path(__file__).parent / "histories"
+
+
+async def record_history(h: Harness, request_id: str, name: str) -> None:
+    """Keep this run's history as a replay fixture when tests/workflows/histories/RECORD exists."""
+    if (HISTORY_DIR / "RECORD").exists():
+        history = await h.env.client.get_workflow_handle(f"access-request-{request_id}").fetch_history()
+        (HISTORY_DIR / f"{name}.json").write_text(history.to_json())

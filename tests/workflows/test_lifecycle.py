@@ -10,7 +10,7 @@ import pytest
 
 from grantflow.client import Refused
 from grantflow.models import RequestSpec
-from tests.workflows.conftest import Harness, published, settle
+from tests.workflows.conftest import Harness, published, record_history, settle
 
 
 def spec(h: Harness, requester: str = "alice@example.com", resources: tuple[str, ...] = ("alpha",),
@@ -152,6 +152,7 @@ async def test_expiry_reminder_extensions_up_to_the_limit(h: Harness) -> None:
     await published(h, rid, "extended")
     assert any(c.startswith("extend ") for c in h.calls())
     await settle(h, rid, {"EXPIRED"}, max_skip=4 * 3600)
+    await record_history(h, rid, "extended_then_expired")
 
 
 async def test_revoke_while_active(h: Harness) -> None:
@@ -201,6 +202,7 @@ async def test_partial_grant_failure_is_compensated(h: Harness) -> None:
     assert ["revoke", "alice@example.com", "alpha"] in calls
     assert ["revoke", "alice@example.com", "broken"] not in calls
     assert not effect(h, "alpha", "alice@example.com", rid).exists()
+    await record_history(h, rid, "partial_grant_failure")
 
 
 async def test_revoke_retries_until_the_target_is_back(h: Harness) -> None:
@@ -222,6 +224,7 @@ async def test_revoke_retries_until_the_target_is_back(h: Harness) -> None:
     os.unlink(blocker)
     await settle(h, rid, {"REVOKED"}, max_skip=600, timeout=60)
     assert not effect(h, "alpha", "alice@example.com", rid).exists()
+    await record_history(h, rid, "revoke_retried")
 
 
 async def test_idempotent_submission(h: Harness) -> None:

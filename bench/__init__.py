@@ -1,0 +1,1 @@
+"""Benchmarks of grantflow against the Temporal floor on the same server (`make bench`)."""
