@@ -26,9 +26,12 @@ from activities.records import RecordActivities
 from grantflow.config import ConfigSource
 from grantflow.settings import Settings
 from grantflow.store import Store
-from workflows import ALL_WORKFLOWS
+from workflows.access_request import AccessRequestWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
 log = structlog.get_logger("grantflow.worker")
+
+ALL_WORKFLOWS: list[type] = [AccessRequestWorkflow, ReconcileWorkflow]
 
 PASSTHROUGH = ("grantflow", "pydantic", "pydantic_core", "yaml", "annotated_types", "typing_extensions")
 

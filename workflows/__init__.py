@@ -1,8 +1,6 @@
-"""Deterministic workflow code only: no I/O, no clocks but workflow.now()."""
+"""Deterministic workflow code only: no I/O, no clocks but workflow.now().
 
-from workflows.access_request import AccessRequestWorkflow
-from workflows.reconcile import ReconcileWorkflow
-
-ALL_WORKFLOWS: list[type] = [AccessRequestWorkflow, ReconcileWorkflow]
-
-__all__ = ["ALL_WORKFLOWS", "AccessRequestWorkflow", "ReconcileWorkflow"]
+This package imports nothing itself: the workflow sandbox re-imports a workflow's module (and so its
+package) for every new run, and each extra module here would be paid once per request.
+The list of workflows the worker runs is `worker.ALL_WORKFLOWS`.
+"""

@@ -12,7 +12,7 @@ from temporalio.worker import Replayer
 
 from grantflow.temporal import data_converter
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS, Stack
-from workflows import ALL_WORKFLOWS
+from worker import ALL_WORKFLOWS
 
 HISTORY_DIR = Path(__file__).resolve().parent.parent / "workflows" / "histories"
 

@@ -14,8 +14,7 @@ from temporalio.worker import Replayer
 
 from grantflow.temporal import data_converter
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS
-from worker import sandbox_runner
-from workflows import ALL_WORKFLOWS
+from worker import ALL_WORKFLOWS, sandbox_runner
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
