@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -680,4 +681,20 @@ def build_app(
     app.view_closed(re.compile(".*"))(door.on_view_closed)
     app.action(re.compile(".*"))(door.on_action)
     app.event("app_home_opened")(door.on_home_opened)
+    app.error(_on_error)
     return app
+
+
+# What reading fields of the wrong type or missing ones raises, in bolt's own matching or in a handler.
+MALFORMED = (KeyError, IndexError, TypeError, AttributeError, ValueError)
+
+
+async def _on_error(error: Exception, body: Any) -> BoltResponse | None:
+    """A signed payload that is not shaped as Slack shapes it (which Slack never sends) is answered 400, not
+    bolt's 500: a 500 would claim a fault of ours. Anything else keeps bolt's 500, with the traceback logged."""
+    kind = body.get("type") if isinstance(body, dict) else None
+    if isinstance(error, MALFORMED):
+        log.warning("malformed slack payload", type=kind, error=repr(error)[:300])
+        return BoltResponse(status=400, body="")
+    log.error("slack request failed", type=kind, exc_info=error)
+    return None

@@ -22,7 +22,15 @@ def web_app(bolt: AsyncApp) -> web.Application:
     """Commands, interactivity, options and events all arrive at one signed endpoint."""
 
     async def events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+        try:
+            response = await bolt.async_dispatch(await to_bolt_request(request))
+        except Exception as exc:
+            # bolt reads the body before it checks the signature, and again for every error handler, and
+            # raises on fields of the wrong type ({"user": false}, "actions": []): that is a malformed request,
+            # not a fault of ours, and no handler of ours has run on it.
+            log.warning("malformed slack request", content_type=request.content_type, error=repr(exc)[:300])
+            return web.json_response({"ok": False, "error": "malformed_request"}, status=400)
+        return await to_aiohttp_response(response)
 
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"ok": True})

@@ -423,7 +423,9 @@ class AccessRequestWorkflow:
                         summary=summary,
                     )
                     continue
-                except ActivityError:
+                except (ActivityError, ApplicationError):
+                    # A local activity that raises surfaces as its ApplicationError, not as an ActivityError
+                    # (only its timeout does): both must fall back, or the publisher dies with the batch.
                     pass
             await workflow.execute_activity(
                 "publish_transitions",
