@@ -110,6 +110,50 @@ class SchemaVersionRow(SQLModel, table=True):
     version: int
 
 
+def _request_values(view: StatusView) -> dict[str, Any]:
+    """The index row of a request, from its current view (everything but the key)."""
+    return {
+        "workflow_id": view.workflow_id,
+        "status": view.status.value,
+        "status_reason": view.status_reason,
+        "requester": view.requester,
+        "grantee": view.grantee,
+        "flow_id": view.flow_id,
+        "integrations": ",".join(sorted({g.integration for g in view.grants})),
+        "view_json": view.model_dump_json(),
+        "submitted_at": view.submitted_at,
+        "updated_at": utcnow(),
+        "expires_at": view.expires_at,
+        "ended_at": view.ended_at,
+    }
+
+
+def _audit_values(e: AuditEvent) -> dict[str, Any]:
+    return {
+        "key": e.key,
+        "request_id": e.request_id,
+        "at": e.at,
+        "actor": e.actor,
+        "action": e.action,
+        "outcome": e.outcome,
+        "reason": e.reason,
+        "detail_json": json.dumps(e.detail, default=str, sort_keys=True),
+    }
+
+
+def _dialect_insert(dialect: str) -> Any:
+    """The INSERT with ON CONFLICT of this dialect, or None where there is none."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    return None
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -176,20 +220,7 @@ class Store:
     def upsert_request(self, view: StatusView) -> None:
         with Session(self.engine) as s:
             row = s.get(RequestRow, view.request_id)
-            values: dict[str, Any] = {
-                "workflow_id": view.workflow_id,
-                "status": view.status.value,
-                "status_reason": view.status_reason,
-                "requester": view.requester,
-                "grantee": view.grantee,
-                "flow_id": view.flow_id,
-                "integrations": ",".join(sorted({g.integration for g in view.grants})),
-                "view_json": view.model_dump_json(),
-                "submitted_at": view.submitted_at,
-                "updated_at": utcnow(),
-                "expires_at": view.expires_at,
-                "ended_at": view.ended_at,
-            }
+            values = _request_values(view)
             if row is None:
                 s.add(RequestRow(request_id=view.request_id, **values))
             else:
@@ -202,6 +233,29 @@ class Store:
                 # A concurrent first insert won: apply ours as an update.
                 s.rollback()
                 self.upsert_request(view)
+
+    def record(self, view: StatusView, events: list[AuditEvent]) -> int:
+        """A lifecycle batch: upsert the index row and add the audit events not yet recorded, in one
+        transaction of two statements where the dialect has ON CONFLICT (through the ORM these writes were
+        a quarter of the worker's CPU per request, bench/README.md). Returns how many events were new."""
+        insert = _dialect_insert(self.engine.dialect.name)
+        if insert is None:
+            self.upsert_request(view)
+            return self.append_audit(events)
+        values = {"request_id": view.request_id, **_request_values(view)}
+        requests, audit = RequestRow.__table__, AuditRow.__table__  # type: ignore[attr-defined]
+        upsert = insert(requests).values(values)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[requests.c.request_id],
+            set_={k: upsert.excluded[k] for k in values if k != "request_id"},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(upsert)
+            if not events:
+                return 0
+            rows = [_audit_values(e) for e in events]
+            result = conn.execute(insert(audit).values(rows).on_conflict_do_nothing(index_elements=[audit.c.key]))
+            return max(0, result.rowcount)
 
     def get_request(self, request_id: str) -> StatusView | None:
         with Session(self.engine) as s:
@@ -244,18 +298,7 @@ class Store:
             existing = set(s.exec(select(AuditRow.key).where(col(AuditRow.key).in_([e.key for e in events]))))
             new = [e for e in events if e.key not in existing]
             for e in new:
-                s.add(
-                    AuditRow(
-                        key=e.key,
-                        request_id=e.request_id,
-                        at=e.at,
-                        actor=e.actor,
-                        action=e.action,
-                        outcome=e.outcome,
-                        reason=e.reason,
-                        detail_json=json.dumps(e.detail, default=str, sort_keys=True),
-                    )
-                )
+                s.add(AuditRow(**_audit_values(e)))
             try:
                 s.commit()
             except IntegrityError:
