@@ -22,8 +22,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from grantflow.devstack import temporal_dev_command, wait_listening
-from grantflow.pgserver import free_port
+from grantflow.devstack import DevServer
 
 ROOT = Path(__file__).resolve().parent.parent
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -40,42 +39,14 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-class TemporalServer:
-    """`temporal server start-dev` on a fixed loopback port and SQLite file, so it can be killed and restarted."""
+class TemporalServer(DevServer):
+    """The dev server of a benchmark run, with its CPU time for the per-request figures."""
 
     def __init__(self, db_file: Path | None = None, port: int | None = None):
-        self.port = port or free_port()
-        self.db_file = db_file or Path(tempfile.mkdtemp(prefix="gf-bench-")) / "temporal.db"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> TemporalServer:
-        cmd = temporal_dev_command(self.db_file, self.port, 0, headless=True)
-        cmd += ["--http-port", str(free_port()), "--metrics-port", str(free_port())]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        wait_listening(self.address, self.proc, timeout=60)
-        return self
+        super().__init__(db_file or Path(tempfile.mkdtemp(prefix="gf-bench-")) / "temporal.db", port)
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.proc.pid if self.proc else None)
-
-    def kill(self) -> None:
-        """SIGKILL, as in a crash."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 class WorkerProcess:

