@@ -181,13 +181,14 @@ class AccessRequestWorkflow:
         if d.approvals_required == 0:
             self._event("grantflow", "approve", reason="automatic approval (approvals_required: 0)")
             return True
-        deadline = workflow.now() + timedelta(seconds=d.approval_timeout_seconds)
+        # Time is counted by the timers that fired (they are in history), never by re-reading the clock:
+        # the time a worker sees for a retried workflow task can lag, and a decision taken on it would not
+        # replay (seen under load when a task timed out while the server was down).
+        total = timedelta(seconds=d.approval_timeout_seconds)
+        interval = timedelta(seconds=max(60, d.approval_reminder_seconds))
+        waited = timedelta(0)
         while True:
-            remaining = deadline - workflow.now()
-            if remaining <= timedelta(0):
-                self._finish(AccessStatus.FAILED, APPROVAL_TIMEOUT_REASON, kind="approval_timeout")
-                return False
-            step = min(remaining, timedelta(seconds=max(60, d.approval_reminder_seconds)))
+            step = min(interval, total - waited)
             try:
                 await workflow.wait_condition(
                     lambda: self._approved() or self._rejected_by is not None or self._revoke_by is not None,
@@ -195,9 +196,12 @@ class AccessRequestWorkflow:
                     timeout_summary="approval wait",
                 )
             except TimeoutError:
-                if deadline - workflow.now() > timedelta(0):
-                    self._event("grantflow", "approval_reminder", outcome="info")
-                    self._transition("approval_reminder")
+                waited += step
+                if waited >= total:
+                    self._finish(AccessStatus.FAILED, APPROVAL_TIMEOUT_REASON, kind="approval_timeout")
+                    return False
+                self._event("grantflow", "approval_reminder", outcome="info")
+                self._transition("approval_reminder")
                 continue
             if self._rejected_by is not None:
                 self._finish(AccessStatus.REJECTED, self._reason, kind="rejected")
@@ -268,6 +272,14 @@ class AccessRequestWorkflow:
                     timeout_summary="until reminder" if remind_at else "until expiry",
                 )
             except TimeoutError:
+                # Decide by which timer fired, not by re-reading the clock (see _await_approval).
+                if self._extends_pending:
+                    await self._apply_extensions()
+                elif remind_at is None:
+                    return
+                else:
+                    reminded_for = self._expires_at
+                    self._remind()
                 continue
             if self._extends_pending:
                 await self._apply_extensions()

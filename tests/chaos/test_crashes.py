@@ -82,10 +82,16 @@ async def test_worker_killed_while_granting_then_while_revoking(chaos: Chaos) ->
     chaos.stop_workers()
 
 
+def hold_for(n: int) -> str:
+    """A duration long enough that all n requests are ACTIVE together before the first expires (granting
+    runs at roughly 5-15 per second on 2 loaded cores)."""
+    return f"{8 + n // 3}s"
+
+
 async def test_target_down_during_revoke_retries_until_it_is_back(chaos: Chaos) -> None:
     n = CHAOS_N
     await chaos.start_worker()
-    subs = await chaos.submit(n, "8s")
+    subs = await chaos.submit(n, hold_for(n))
     views = await chaos.wait_all(subs, {AccessStatus.ACTIVE}, FINAL_TIMEOUT)
     assert set(await asyncio.to_thread(chaos.roles)) == role_names(subs)
     chaos.pg.stop()
@@ -117,7 +123,7 @@ async def test_temporal_killed_past_expiry_revokes_late_with_real_times(
         async for chaos in make_chaos(server.address, tmp_path / "stack", chaos_pg):
             n = CHAOS_N
             await chaos.start_worker()
-            subs = await chaos.submit(n, "6s")
+            subs = await chaos.submit(n, hold_for(n))
             views = await chaos.wait_all(subs, {AccessStatus.ACTIVE}, FINAL_TIMEOUT)
             server.kill()
             latest = max(v.expires_at for v in views if v.expires_at)
