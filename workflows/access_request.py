@@ -67,6 +67,7 @@ REVOKE_ROUND_BACKOFF_MAX = timedelta(minutes=5)
 # Item activities heartbeat while a call runs long (activities/grants.py): a crashed worker's grant or
 # revoke is retried elsewhere after this, not after the two-minute start-to-close timeout.
 ITEM_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+MIN_TIMER = timedelta(milliseconds=1)
 PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 PUBLISH_LOCAL_TIMEOUT = timedelta(seconds=5)
 PUBLISH_LOCAL_RETRY = RetryPolicy(maximum_attempts=1)
@@ -252,23 +253,18 @@ class AccessRequestWorkflow:
         reminded_for: datetime | None = None
         while self._revoke_by is None:
             assert self._expires_at is not None
-            now = workflow.now()
-            if now >= self._expires_at:
-                return
             wake = self._expires_at
             remind_at: datetime | None = None
             can_extend = d.extension.enabled and self._extensions_used < d.extension.max_extensions
             if can_extend and reminded_for != self._expires_at:
                 remind_at = self._expires_at - timedelta(seconds=d.extension.notify_before_seconds)
-                if remind_at <= now:
-                    reminded_for = self._expires_at
-                    self._remind()
-                    continue
                 wake = remind_at
+            # Always a timer, even when the moment has passed: whether one is started must not depend on the
+            # clock, which a retried workflow task can see late (see _await_approval).
             try:
                 await workflow.wait_condition(
                     lambda: self._revoke_by is not None or self._extends_pending > 0,
-                    timeout=wake - now,
+                    timeout=max(wake - workflow.now(), MIN_TIMER),
                     timeout_summary="until reminder" if remind_at else "until expiry",
                 )
             except TimeoutError:
