@@ -251,6 +251,15 @@ class AccessRequestWorkflow:
         """Stay ACTIVE until expiry or revocation, reminding before the end and applying extensions."""
         d = self._require_decision()
         reminded_for: datetime | None = None
+        if (
+            d.extension.enabled
+            and d.extension.max_extensions > 0
+            and self._spec.duration_seconds <= d.extension.notify_before_seconds
+        ):
+            # Granted for less than the reminder lead: offer the extension at once (decided on recorded
+            # durations, not on the clock).
+            reminded_for = self._expires_at
+            self._remind()
         while self._revoke_by is None:
             assert self._expires_at is not None
             wake = self._expires_at
