@@ -11,13 +11,11 @@ import asyncio
 import json
 import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
@@ -26,21 +24,13 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
-from activities.notifiers.slack import SlackNotifier
-from grantflow.client import GrantflowClient, Submitted
-from grantflow.config import ConfigSource
+from grantflow.client import Submitted
 from grantflow.models import AccessStatus
-from grantflow.settings import Settings
-from grantflow.store import Store
-from grantflow.temporal import connect
 from slack_app import forms, views
-from slack_app.app import build_app
-from slack_app.refs import ensure_tables
-from slack_app.server import EVENTS_PATH, web_app
-from slack_app.web import make_web_client
+from slack_app.server import EVENTS_PATH
 from tests.chaos.conftest import eventually
-from tests.conftest import DevServer, free_port
-from tests.slack_app.conftest import CONFIG, SECRET, USERS, Stack
+from tests.conftest import DevServer
+from tests.slack_app.conftest import USERS, Stack, slack_stack
 from tests.slack_app.fake_slack import Call, FakeSlack
 
 # Requests through the outage: a handful under `make test`, GF_CHAOS_N under `make chaos`.
@@ -93,40 +83,8 @@ class FlakySlack(FakeSlack):
 @pytest.fixture(scope="module")
 async def flaky(dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """The Slack stack of tests/slack_app, on a fake Web API that can have an outage."""
-    tmp = tmp_path_factory.mktemp("slack-chaos")
-    config_file = tmp / "grantflow.yml"
-    config_file.write_text(CONFIG)
-    fake = await FlakySlack(USERS).start()
-    settings_ = Settings(
-        TEMPORAL_ADDRESS=dev_server.address,
-        GRANTFLOW_TASK_QUEUE=f"slack-chaos-{uuid.uuid4().hex[:8]}",
-        DATABASE_URL=f"sqlite:///{tmp}/gf.db",
-        GRANTFLOW_STATE_DIR=str(tmp / "state"),
-        GRANTFLOW_CONFIG=str(config_file),
-        SLACK_BOT_TOKEN="xoxb-test",
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=fake.api_url,
-    )
-    from worker import build_worker
-
-    temporal = await connect(settings_)
-    config = ConfigSource(config_file)
-    store = Store(settings_.database_url)
-    store.create_all()
-    notifier = SlackNotifier.from_settings(settings_, store, config)
-    worker = build_worker(temporal, settings_, config=config, store=store, notifier=notifier)
-    client = GrantflowClient(temporal, config, store, settings_.task_queue)
-    ensure_tables(store)
-    runner = web.AppRunner(web_app(build_app(settings_, client, web=make_web_client(settings_))))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with worker, aiohttp.ClientSession() as http:
-            yield Stack(fake, client, notifier, settings_, f"http://127.0.0.1:{port}{EVENTS_PATH}", http)
-    finally:
-        await runner.cleanup()
-        await fake.stop()
+    async for s in slack_stack(dev_server, tmp_path_factory.mktemp("slack-chaos"), FlakySlack(USERS)):
+        yield s
 
 
 # --- 1. the Slack Web API down for a while ----------------------------------------------------------------

@@ -336,12 +336,12 @@ class Stack:
         return request_id, updated
 
 
-@pytest.fixture(scope="module")
-async def stack(dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    tmp = tmp_path_factory.mktemp("slack")
+async def slack_stack(dev_server: DevServer, tmp: Path, fake: FakeSlack) -> AsyncIterator[Stack]:
+    """The real app over HTTP, a worker with the real SlackNotifier, both pointed at `fake` (started here,
+    stopped at the end)."""
     config_file = tmp / "grantflow.yml"
     config_file.write_text(CONFIG)
-    fake = await FakeSlack(USERS).start()
+    await fake.start()
     settings = Settings(
         TEMPORAL_ADDRESS=dev_server.address,
         GRANTFLOW_TASK_QUEUE=f"slack-{uuid.uuid4().hex[:8]}",
@@ -362,12 +362,19 @@ async def stack(dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory)
     worker = build_worker(temporal, settings, config=config, store=store, notifier=notifier)
     client = GrantflowClient(temporal, config, store, settings.task_queue)
     ensure_tables(store)
-    bolt = build_app(settings, client, web=make_web_client(settings))
-    runner = web.AppRunner(web_app(bolt))
+    runner = web.AppRunner(web_app(build_app(settings, client, web=make_web_client(settings))))
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    async with worker, aiohttp.ClientSession() as http:
-        yield Stack(fake, client, notifier, settings, f"http://127.0.0.1:{port}{EVENTS_PATH}", http)
-    await runner.cleanup()
-    await fake.stop()
+    try:
+        async with worker, aiohttp.ClientSession() as http:
+            yield Stack(fake, client, notifier, settings, f"http://127.0.0.1:{port}{EVENTS_PATH}", http)
+    finally:
+        await runner.cleanup()
+        await fake.stop()
+
+
+@pytest.fixture(scope="module")
+async def stack(dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    async for s in slack_stack(dev_server, tmp_path_factory.mktemp("slack"), FakeSlack(USERS)):
+        yield s
