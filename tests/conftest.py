@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import sys
@@ -56,13 +55,9 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 def state_dir(tmp_path: Path) -> Iterator[Path]:
     d = tmp_path / "state"
     d.mkdir()
-    old = os.environ.get("GRANTFLOW_STATE_DIR")
-    os.environ["GRANTFLOW_STATE_DIR"] = str(d)
-    yield d
-    if old is None:
-        os.environ.pop("GRANTFLOW_STATE_DIR", None)
-    else:
-        os.environ["GRANTFLOW_STATE_DIR"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRANTFLOW_STATE_DIR", str(d))
+        yield d
 
 
 @pytest.fixture(scope="session")
@@ -93,20 +88,16 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     data = Path(tmp_path_factory.mktemp("pg")) / "data"
     server = PgServer(data, durable=False)
     server.start()
-    old = os.environ.get(DSN_ENV)
-    os.environ[DSN_ENV] = server.admin_dsn
     try:
-        orders_dsn = ensure_demo_schema(server.admin_dsn)
-        with psycopg.connect(orders_dsn, autocommit=True) as conn:
-            for statement in _EXTRA:
-                conn.execute(statement)
-            conn.execute("CREATE DATABASE inventory")
-        yield server
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(DSN_ENV, server.admin_dsn)
+            orders_dsn = ensure_demo_schema(server.admin_dsn)
+            with psycopg.connect(orders_dsn, autocommit=True) as conn:
+                for statement in _EXTRA:
+                    conn.execute(statement)
+                conn.execute("CREATE DATABASE inventory")
+            yield server
     finally:
-        if old is None:
-            os.environ.pop(DSN_ENV, None)
-        else:
-            os.environ[DSN_ENV] = old
         server.stop()
 
 

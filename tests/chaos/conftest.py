@@ -61,16 +61,12 @@ def chaos_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     """A PostgreSQL of this module's own: one scenario stops and restarts it."""
     server = PgServer(Path(tmp_path_factory.mktemp("chaos-pg")) / "data", durable=False)
     server.start()
-    old = os.environ.get(DSN_ENV)
-    os.environ[DSN_ENV] = server.admin_dsn
     try:
-        ensure_demo_schema(server.admin_dsn)
-        yield server
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(DSN_ENV, server.admin_dsn)
+            ensure_demo_schema(server.admin_dsn)
+            yield server
     finally:
-        if old is None:
-            os.environ.pop(DSN_ENV, None)
-        else:
-            os.environ[DSN_ENV] = old
         server.stop()
 
 
