@@ -104,11 +104,8 @@ class GrantActivities:
     async def grant_item(self, op: ItemOp) -> dict[str, Any]:
         integ = self._integration(op)
         details = await self._call("grant", op, integ)
-        if integ.seals_all_details:
-            # A script's output is opaque: any key may hold a credential, so all of it is sealed.
-            secret = set(details)
-        else:
-            secret = {k for k in details if k in SECRET_KEYS}
+        # A script's output is opaque: any key may hold a credential, so all of it is sealed.
+        secret = set(details) if integ.seals_all_details else {k for k in details if k in SECRET_KEYS}
         if not secret:
             return details
         if self.secrets is None:

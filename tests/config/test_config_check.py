@@ -326,13 +326,15 @@ def test_env_names_are_checked_where_they_are_written() -> None:
             "  - {id: pg, type: postgresql, dsn_env: PG_ADMIN}\n",
         )
     )
-    at = lambda fragment: line_of(text, fragment)  # noqa: E731
     assert problems(text) == [
-        f'g.yml:{at("9LIVES")}: integrations[0].env[1]: "9LIVES" is not an environment variable name '
+        f'g.yml:{line_of(text, "9LIVES")}: integrations[0].env[1]: "9LIVES" is not an environment variable name '
         '(letters, digits and "_")',
     ]
     valid_names = text.replace("      - 9LIVES\n", "")
-    at = lambda fragment: line_of(valid_names, fragment)  # noqa: E731
+
+    def at(fragment: str) -> int:
+        return line_of(valid_names, fragment)
+
     own = "is grantflow's own setting; a script may not receive it"
     assert problems(valid_names) == [
         f'g.yml:{line_of(valid_names, "REPORTS_API_TOKEN", 2)}: integrations[0].env[1]: '
@@ -346,8 +348,8 @@ def test_env_names_are_checked_where_they_are_written() -> None:
 
 
 def test_env_is_optional_and_lists_names() -> None:
-    text = edit(('    revoke: [python3, revoke.py, "{grantee}", "{resource}"]\n',
-                 '    revoke: [python3, revoke.py, "{grantee}", "{resource}"]\n    env: [REPORTS_API_TOKEN, AWS_PROFILE]\n'))
+    revoke = '    revoke: [python3, revoke.py, "{grantee}", "{resource}"]\n'
+    text = edit((revoke, revoke + "    env: [REPORTS_API_TOKEN, AWS_PROFILE]\n"))
     integration = parse_config(text, "g.yml").integrations[0]
     assert integration.type == "script" and integration.env == ["REPORTS_API_TOKEN", "AWS_PROFILE"]
     assert parse_config(BASE, "g.yml").integrations[0].env == []  # type: ignore[union-attr]

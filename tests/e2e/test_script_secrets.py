@@ -62,9 +62,21 @@ async def script_stack(dev_server: DevServer, tmp_path: Path) -> AsyncIterator[S
 
 
 async def request(st: Stack, resource: str) -> tuple[str, str]:
-    out = await st.cli_json("request", "--as", "alice@example.com", "--integration", "vaulted",
-                            "--resource-type", "account", "--resource", resource, "--permission", "use",
-                            "--duration", "1h")
+    out = await st.cli_json(
+        "request",
+        "--as",
+        "alice@example.com",
+        "--integration",
+        "vaulted",
+        "--resource-type",
+        "account",
+        "--resource",
+        resource,
+        "--permission",
+        "use",
+        "--duration",
+        "1h",
+    )
     return out["request_id"], out["workflow_id"]
 
 
@@ -77,8 +89,9 @@ async def histories(st: Stack, wid: str) -> dict[str, str]:
     runner = await start_codec_server(EncryptionCodec(parse_keys(TEST_ENCRYPTION_KEYS)), "127.0.0.1", free_port())
     try:
         port = runner.addresses[0][1]
-        shown = await st.temporal("workflow", "show", "--workflow-id", wid, "--output", "json",
-                                  "--codec-endpoint", f"http://127.0.0.1:{port}")
+        shown = await st.temporal(
+            "workflow", "show", "--workflow-id", wid, "--output", "json", "--codec-endpoint", f"http://127.0.0.1:{port}"
+        )
     finally:
         await runner.cleanup()
     assert shown.returncode == 0, shown.stderr
