@@ -25,6 +25,10 @@ RESERVED_ENV = ("DATABASE_URL",)
 RESERVED_ENV_PREFIXES = ("GRANTFLOW_", "SLACK_", "TEMPORAL_")
 
 
+def reserved_env(name: str) -> bool:
+    return name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -305,7 +309,7 @@ def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...]
             elif name in dsn_envs:
                 problems.append((path, f'"{name}" holds the admin DSN of integration "{dsn_envs[name]}"; '
                                        "a script may not receive it"))
-            elif name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
+            elif reserved_env(name):
                 problems.append((path, f'"{name}" is grantflow\'s own setting; a script may not receive it'))
             seen_env.add(name)
     dupes("bundles", [b.id for b in cfg.bundles])

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.integrations.base import GrantContext, Integration, IntegrationError
-from grantflow.config import ScriptIntegration
+from grantflow.config import ScriptIntegration, reserved_env
 
 PLACEHOLDERS = (
     "grantee",
@@ -52,9 +52,10 @@ def substitute(argv: list[str], values: dict[str, str]) -> list[str]:
 def script_environment(
     listed: list[str], state_dir: Path, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The whole environment of a command: the base variables, the listed ones, the state directory."""
+    """The whole environment of a command: the base variables, the listed ones, the state directory.
+    grantflow's own settings are left out even if listed (config check refuses that already)."""
     source = os.environ if environ is None else environ
-    env = {name: source[name] for name in (*BASE_ENV, *listed) if name in source}
+    env = {name: source[name] for name in (*BASE_ENV, *listed) if name in source and not reserved_env(name)}
     env["GRANTFLOW_STATE_DIR"] = str(state_dir.resolve())
     return env
 

@@ -13,7 +13,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.grants import WITHHELD, GrantActivities
 from activities.integrations.base import GrantContext, IntegrationError
-from activities.integrations.script import MAX_REASON_STDERR, ScriptIntegrationDriver, failure_text
+from activities.integrations.script import (
+    MAX_REASON_STDERR,
+    ScriptIntegrationDriver,
+    failure_text,
+    script_environment,
+)
 from grantflow.config import ConfigSource, ScriptIntegration
 from grantflow.models import GrantItem
 from grantflow.ops import ItemOp
@@ -129,6 +134,14 @@ async def test_commands_see_only_the_base_and_listed_environment(
     assert env["GRANTFLOW_STATE_DIR"] == str((tmp_path / "state").resolve())
     for value in worker_env.values():
         assert value not in json.dumps(env)
+
+
+def test_grantflows_own_settings_never_pass_even_if_listed(tmp_path: Path) -> None:
+    worker = {"PATH": "/bin", "GRANTFLOW_ENCRYPTION_KEYS": "k", "SLACK_BOT_TOKEN": "t", "DATABASE_URL": "d",
+              "TEMPORAL_TLS_KEY": "x", "REPORTS_TOKEN": "r"}
+    listed = ["GRANTFLOW_ENCRYPTION_KEYS", "SLACK_BOT_TOKEN", "DATABASE_URL", "TEMPORAL_TLS_KEY", "REPORTS_TOKEN"]
+    env = script_environment(listed, tmp_path, worker)
+    assert env == {"PATH": "/bin", "REPORTS_TOKEN": "r", "GRANTFLOW_STATE_DIR": str(tmp_path.resolve())}
 
 
 async def test_without_env_a_command_gets_only_the_base(tmp_path: Path, worker_env: dict[str, str]) -> None:
