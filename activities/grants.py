@@ -2,16 +2,19 @@
 
 Integration errors become Temporal application errors: retryable ones retry by the workflow's policy,
 the others fail at once with the integration's message as the reason people see. Secrets an integration
-returns (a password) are handed to the secret keeper, and only a reference goes back into history.
+returns (a password) are handed to the secret keeper, and only a reference goes back into history. A
+script's output is sealed whole, whatever its keys are called: grantflow cannot tell what in it is secret.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -21,10 +24,13 @@ from grantflow.config import ConfigSource
 from grantflow.ops import ItemOp
 
 SECRET_KEYS = ("password", "psql", "dsn", "token", "secret")
+WITHHELD = "the script's output is not kept: GRANTFLOW_ENCRYPTION_KEYS is not set on the worker"
 # A call that outlives this heartbeats, so that a worker killed mid-call is noticed after the workflow's
 # heartbeat timeout instead of the whole start-to-close timeout. Quick calls never heartbeat (no extra
 # round trip on the common path).
 HEARTBEAT_EVERY_SECONDS = 3.0
+
+log = structlog.get_logger("grantflow.grants")
 
 T = TypeVar("T")
 
@@ -52,6 +58,11 @@ class SecretKeeper(Protocol):
     def delete(self, request_id: str, item_key: str) -> None: ...
 
 
+def _text(value: Any) -> str:
+    """A detail as the grantee reads it: strings as they are, anything else (a script's list) as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def item_key(op: ItemOp) -> str:
     i = op.item
     return f"{i.integration}/{i.resource_type}/{i.resource}/{i.permission}"
@@ -75,8 +86,8 @@ class GrantActivities:
             request_id=op.request_id, requester=op.requester, grantee=op.grantee, item=op.item, expires_at=op.expires_at
         )
 
-    async def _call(self, what: str, op: ItemOp) -> dict[str, Any]:
-        integ = self._integration(op)
+    async def _call(self, what: str, op: ItemOp, integ: Integration | None = None) -> dict[str, Any]:
+        integ = integ or self._integration(op)
         ctx = self._context(op)
         try:
             if what == "grant":
@@ -91,22 +102,30 @@ class GrantActivities:
 
     @activity.defn(name="grant_item")
     async def grant_item(self, op: ItemOp) -> dict[str, Any]:
-        details = await self._call("grant", op)
-        if any(k in SECRET_KEYS for k in details):
-            if self.secrets is None:
-                # Undo what was just created: without a vault the secret would have nowhere to go.
-                await self._call("revoke", op)
-                raise ApplicationError(
-                    "the integration returned a secret but GRANTFLOW_ENCRYPTION_KEYS is not set on the worker",
-                    type="ConfigurationError",
-                    non_retryable=True,
-                )
-            # The vault keeps the whole details (the grantee's view); history keeps the non-secret part.
-            ref = await asyncio.to_thread(
-                self.secrets.put, op.request_id, item_key(op), {k: str(v) for k, v in details.items()}
+        integ = self._integration(op)
+        details = await self._call("grant", op, integ)
+        # A script's output is opaque: any key may hold a credential, so all of it is sealed.
+        secret = set(details) if integ.seals_all_details else {k for k in details if k in SECRET_KEYS}
+        if not secret:
+            return details
+        if self.secrets is None:
+            if integ.seals_all_details:
+                log.warning("script output withheld: no vault", integration=op.item.integration,
+                            request_id=op.request_id)
+                return {"withheld": WITHHELD}
+            # Undo what was just created: without a vault the secret would have nowhere to go.
+            await self._call("revoke", op, integ)
+            raise ApplicationError(
+                "the integration returned a secret but GRANTFLOW_ENCRYPTION_KEYS is not set on the worker",
+                type="ConfigurationError",
+                non_retryable=True,
             )
-            details = {k: v for k, v in details.items() if k not in SECRET_KEYS}
-            details["secret_ref"] = ref
+        # The vault keeps the whole details (the grantee's view); history keeps the non-secret part.
+        ref = await asyncio.to_thread(
+            self.secrets.put, op.request_id, item_key(op), {k: _text(v) for k, v in details.items()}
+        )
+        details = {k: v for k, v in details.items() if k not in secret}
+        details["secret_ref"] = ref
         return details
 
     @activity.defn(name="extend_item")

@@ -141,9 +141,11 @@ class EncryptionCodec(PayloadCodec):
         return Payload.FromString(plain)
 
 
-def data_converter(keys: Mapping[str, bytes], *, encode_failure_attributes: bool = False) -> DataConverter:
-    """The pydantic converter with encryption. `encode_failure_attributes` also moves failure messages
-    and stack traces into an encrypted payload (the Web UI then needs the codec server to show them)."""
+def data_converter(keys: Mapping[str, bytes], *, encode_failure_attributes: bool = True) -> DataConverter:
+    """The pydantic converter with encryption. `encode_failure_attributes` (on unless a caller opts out)
+    also moves failure messages and stack traces into an encrypted payload, since a failure's text can
+    carry what a target said (the Web UI then needs the codec server to show them). Failures recorded
+    without it still read: the converter falls back to the plain message when there is no encoded one."""
     converter = dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(keys))
     if encode_failure_attributes:
         converter = dataclasses.replace(converter,

@@ -19,6 +19,14 @@ from grantflow.durations import DurationError, parse_duration
 SHIPPED_EXAMPLE = Path(__file__).parent / "examples" / "grantflow.yml"
 
 PRINCIPAL_HELP = 'must be "user:EMAIL" or "group:NAME"'
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# grantflow's own settings (keys, tokens, DSNs) never reach a script, even when an `env:` lists them.
+RESERVED_ENV = ("DATABASE_URL",)
+RESERVED_ENV_PREFIXES = ("GRANTFLOW_", "SLACK_", "TEMPORAL_")
+
+
+def reserved_env(name: str) -> bool:
+    return name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES)
 
 
 class _Strict(BaseModel):
@@ -56,6 +64,8 @@ class ScriptIntegration(IntegrationBase):
     list_resources: list[str] | None = None
     timeout: Annotated[int, Field(gt=0)] = 60
     workdir: str | None = None
+    # Names of worker environment variables the commands receive (besides PATH, HOME, LANG, TZ).
+    env: list[Annotated[str, Field(pattern=ENV_NAME)]] = Field(default_factory=list)
 
     _timeout_duration = field_validator("timeout", mode="before")(_duration)
 
@@ -251,6 +261,8 @@ def _pydantic_message(err: Any) -> str:
         return "is required (script or postgresql)"
     if err.get("type") == "string_pattern_mismatch" and err["loc"][-1] == "id":
         return f'"{err.get("input")}" is not a valid id (lower-case letters, digits, "-" and "_")'
+    if err.get("type") == "string_pattern_mismatch" and len(err["loc"]) > 1 and err["loc"][-2] == "env":
+        return f'"{err.get("input")}" is not an environment variable name (letters, digits and "_")'
     return msg
 
 
@@ -284,6 +296,22 @@ def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...]
             seen.add(x)
 
     dupes("integrations", [i.id for i in cfg.integrations])
+
+    dsn_envs = {i.dsn_env: i.id for i in cfg.integrations if isinstance(i, PostgresIntegration)}
+    for i_i, integration in enumerate(cfg.integrations):
+        if not isinstance(integration, ScriptIntegration):
+            continue
+        seen_env: set[str] = set()
+        for e_i, name in enumerate(integration.env):
+            path = ("integrations", i_i, "env", e_i)
+            if name in seen_env:
+                problems.append((path, f'"{name}" is listed twice'))
+            elif name in dsn_envs:
+                problems.append((path, f'"{name}" holds the admin DSN of integration "{dsn_envs[name]}"; '
+                                       "a script may not receive it"))
+            elif reserved_env(name):
+                problems.append((path, f'"{name}" is grantflow\'s own setting; a script may not receive it'))
+            seen_env.add(name)
     dupes("bundles", [b.id for b in cfg.bundles])
     dupes("access_flows", [f.id for f in cfg.access_flows])
 

@@ -21,14 +21,15 @@ SEARCH_ATTRIBUTES = {
 
 
 def data_converter(encryption_keys: str | None = None) -> DataConverter:
-    """The pydantic converter, with the AES-GCM codec when keys are configured."""
+    """The pydantic converter, with the AES-GCM codec when keys are configured; failure messages and
+    stack traces are then encrypted too (docs/contract.md: failure text is encrypted in history)."""
     keys = encryption_keys if encryption_keys is not None else os.environ.get("GRANTFLOW_ENCRYPTION_KEYS")
     if not keys:
         return pydantic_data_converter
     from grantflow.codec import data_converter as encrypted_converter
     from grantflow.codec import parse_keys
 
-    return encrypted_converter(parse_keys(keys))
+    return encrypted_converter(parse_keys(keys), encode_failure_attributes=True)
 
 
 async def register_search_attributes(client: Client) -> None:

@@ -194,3 +194,28 @@ async def test_codec_server_cors_only_for_the_ui_origin(server: str) -> None:
                              headers={"Origin": "http://evil.example"}) as resp:
             assert resp.status == 200
             assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+async def test_failure_text_is_encrypted_and_failures_recorded_in_clear_still_read() -> None:
+    """The worker's converter (grantflow.temporal) encodes a failure's message and stack trace; a failure
+    written before that (message in clear, as in recorded v0.1.0 histories) still decodes to its message."""
+    from temporalio.api.failure.v1 import Failure
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.exceptions import ApplicationError
+
+    from grantflow.temporal import data_converter as worker_converter
+
+    marker = "quota exceeded for MARKER-7f3a"
+    conv = worker_converter(new_key_entry("k1"))
+    sealed = Failure()
+    await conv.encode_failure(ApplicationError(marker, type="IntegrationError"), sealed)
+    assert sealed.message == "Encoded failure" and sealed.HasField("encoded_attributes")
+    assert marker.encode() not in sealed.SerializeToString()
+    back = await conv.decode_failure(sealed)
+    assert isinstance(back, ApplicationError) and back.message == marker
+
+    clear = Failure()
+    await pydantic_data_converter.encode_failure(ApplicationError(marker, type="IntegrationError"), clear)
+    assert clear.message == marker and not clear.HasField("encoded_attributes")
+    old = await conv.decode_failure(clear)
+    assert isinstance(old, ApplicationError) and old.message == marker

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -38,6 +38,10 @@ class IntegrationError(Exception):
 
 class Integration(ABC):
     """Grant, extend and revoke access on one target system; list what can be requested there."""
+
+    # True when grantflow cannot know which access details are secret (a script prints what it likes):
+    # then every detail is sealed in the vault and history gets only the reference.
+    seals_all_details: ClassVar[bool] = False
 
     @abstractmethod
     async def grant(self, ctx: GrantContext) -> dict[str, Any]:

@@ -3,7 +3,13 @@
 Placeholders (`{grantee}`, `{resource}`, `{permission}`, `{request_id}`, `{expires_at}`,
 `{resource_type}`, `{integration}`, `{requester}`) are substituted per argument by plain string
 replacement, so a value can never add arguments or reach a shell. A non-zero exit is a failure whose
-reason carries stderr; stdout is the access details (a JSON object, or text).
+reason carries the tail of stderr (at most `MAX_REASON_STDERR` characters, every value of the
+integration's `env:` variables masked as `***`); stdout is the access details (a JSON object, or text),
+which the grant activity seals in the vault whole.
+
+A command sees a minimal environment (`script_environment`): `PATH`, `HOME`, `LANG`, `TZ` of the worker,
+`GRANTFLOW_STATE_DIR`, and the variables its integration lists in `env:` — never the worker's keys,
+Slack tokens or DSNs. A listed variable the worker does not have is left out (the command sees it unset).
 """
 
 from __future__ import annotations
@@ -11,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from activities.integrations.base import GrantContext, Integration, IntegrationError
-from grantflow.config import ScriptIntegration
+from grantflow.config import ScriptIntegration, reserved_env
 
 PLACEHOLDERS = (
     "grantee",
@@ -28,6 +35,9 @@ PLACEHOLDERS = (
     "requester",
 )
 _MAX_OUTPUT = 64 * 1024
+MAX_REASON_STDERR = 500
+BASE_ENV = ("PATH", "HOME", "LANG", "TZ")
+MASK = "***"
 
 
 def substitute(argv: list[str], values: dict[str, str]) -> list[str]:
@@ -39,7 +49,38 @@ def substitute(argv: list[str], values: dict[str, str]) -> list[str]:
     return out
 
 
+def script_environment(
+    listed: list[str], state_dir: Path, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The whole environment of a command: the base variables, the listed ones, the state directory.
+    grantflow's own settings are left out even if listed (config check refuses that already)."""
+    source = os.environ if environ is None else environ
+    env = {name: source[name] for name in (*BASE_ENV, *listed) if name in source and not reserved_env(name)}
+    env["GRANTFLOW_STATE_DIR"] = str(state_dir.resolve())
+    return env
+
+
+def mask_values(text: str, values: list[str]) -> str:
+    """Replace every occurrence of each value by `***`, longest first (so a value inside another goes too)."""
+    for value in sorted({v for v in values if v}, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
+
+
+def failure_text(stderr: bytes, secrets: list[str]) -> str:
+    """What of a failing command's stderr goes into the failure reason: masked first, then its tail, so
+    that truncation can never cut a secret into a part that is no longer recognised."""
+    text = mask_values(stderr.decode(errors="replace"), secrets).strip()
+    if not text:
+        return "(no stderr)"
+    if len(text) > MAX_REASON_STDERR:
+        text = "…" + text[-(MAX_REASON_STDERR - 1) :]
+    return text
+
+
 class ScriptIntegrationDriver(Integration):
+    seals_all_details = True
+
     def __init__(self, config: ScriptIntegration, base_dir: Path, state_dir: Path):
         self.config = config
         self.cwd = Path(config.workdir) if config.workdir else base_dir
@@ -60,7 +101,7 @@ class ScriptIntegrationDriver(Integration):
         }
 
     async def _run(self, argv: list[str], what: str) -> str:
-        env = {**os.environ, "GRANTFLOW_STATE_DIR": str(self.state_dir.resolve())}
+        env = script_environment(self.config.env, self.state_dir)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -85,7 +126,7 @@ class ScriptIntegrationDriver(Integration):
             await proc.wait()
             raise
         if proc.returncode != 0:
-            err = stderr.decode(errors="replace").strip()[-2000:] or "(no stderr)"
+            err = failure_text(stderr, [env[name] for name in self.config.env if name in env])
             raise IntegrationError(f"{self.config.id}: {what} failed (exit {proc.returncode}): {err}")
         return stdout[:_MAX_OUTPUT].decode(errors="replace").strip()
 

@@ -305,3 +305,51 @@ def test_the_base_and_the_test_catalog_are_valid() -> None:
     assert len(parse_config(TEST_CONFIG.read_text(), "g.yml").access_flows) == 3
     cfg = parse_config(BASE, "g.yml")
     assert [f.id for f in cfg.access_flows] == ["read", "write"]
+
+
+# --- a script integration's `env:` (issue 10, point 9) -------------------------------------------------------
+
+
+def test_env_names_are_checked_where_they_are_written() -> None:
+    text = edit(
+        (
+            '    revoke: [python3, revoke.py, "{grantee}", "{resource}"]\n',
+            '    revoke: [python3, revoke.py, "{grantee}", "{resource}"]\n'
+            "    env:\n"
+            "      - REPORTS_API_TOKEN\n"
+            "      - 9LIVES\n"
+            "      - REPORTS_API_TOKEN\n"
+            "      - GRANTFLOW_ENCRYPTION_KEYS\n"
+            "      - SLACK_BOT_TOKEN\n"
+            "      - DATABASE_URL\n"
+            "      - PG_ADMIN\n"
+            "  - {id: pg, type: postgresql, dsn_env: PG_ADMIN}\n",
+        )
+    )
+    assert problems(text) == [
+        f'g.yml:{line_of(text, "9LIVES")}: integrations[0].env[1]: "9LIVES" is not an environment variable name '
+        '(letters, digits and "_")',
+    ]
+    valid_names = text.replace("      - 9LIVES\n", "")
+
+    def at(fragment: str) -> int:
+        return line_of(valid_names, fragment)
+
+    own = "is grantflow's own setting; a script may not receive it"
+    assert problems(valid_names) == [
+        f'g.yml:{line_of(valid_names, "REPORTS_API_TOKEN", 2)}: integrations[0].env[1]: '
+        '"REPORTS_API_TOKEN" is listed twice',
+        f'g.yml:{at("GRANTFLOW_ENCRYPTION_KEYS")}: integrations[0].env[2]: "GRANTFLOW_ENCRYPTION_KEYS" {own}',
+        f'g.yml:{at("SLACK_BOT_TOKEN")}: integrations[0].env[3]: "SLACK_BOT_TOKEN" {own}',
+        f'g.yml:{at("DATABASE_URL")}: integrations[0].env[4]: "DATABASE_URL" {own}',
+        f'g.yml:{at("- PG_ADMIN")}: integrations[0].env[5]: "PG_ADMIN" holds the admin DSN of integration "pg"; '
+        "a script may not receive it",
+    ]
+
+
+def test_env_is_optional_and_lists_names() -> None:
+    revoke = '    revoke: [python3, revoke.py, "{grantee}", "{resource}"]\n'
+    text = edit((revoke, revoke + "    env: [REPORTS_API_TOKEN, AWS_PROFILE]\n"))
+    integration = parse_config(text, "g.yml").integrations[0]
+    assert integration.type == "script" and integration.env == ["REPORTS_API_TOKEN", "AWS_PROFILE"]
+    assert parse_config(BASE, "g.yml").integrations[0].env == []  # type: ignore[union-attr]
