@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HISTORY_ROOT = Path(__file__).resolve().parent / "histories"
 SUPPORTED_FILE = HISTORY_ROOT / "SUPPORTED"
 INDEX_NAME = "INDEX.md"
+# Histories of a release that no single code path can replay (documented why, asserted still failing).
+INCOMPATIBLE_NAME = "KNOWN_INCOMPATIBLE.md"
 # Tests and the e2e journey write their run's history into the current release when this file exists.
 RECORD_FLAG = HISTORY_ROOT / "RECORD"
 
@@ -61,9 +63,14 @@ def histories(releases: list[str] | None = None) -> list[RecordedHistory]:
     return found
 
 
-def read_index(release_dir: Path) -> dict[str, str]:
+def known_incompatible(release_dir: Path) -> dict[str, str]:
+    """name → why it cannot replay, from <release>/KNOWN_INCOMPATIBLE.md (same line format as INDEX.md)."""
+    return read_index(release_dir, INCOMPATIBLE_NAME)
+
+
+def read_index(release_dir: Path, file_name: str = INDEX_NAME) -> dict[str, str]:
     """name → one-line description, from <release>/INDEX.md (lines `- `name.json`: description`)."""
-    index = release_dir / INDEX_NAME
+    index = release_dir / file_name
     if not index.exists():
         return {}
     entries: dict[str, str] = {}

@@ -350,3 +350,15 @@ async def policy_refused_at_start(h: Harness) -> str:
     )
     await settle(h, rid, {"FAILED"})
     return rid
+
+
+@scenario(
+    "grant_slower_than_duration",
+    "a 2-second grant whose target takes 3s: ACTIVE only after expires_at has passed, then expired at once",
+    env={"GF_TEST_SLOW_SECONDS": "3"},
+)
+async def grant_slower_than_duration(h: Harness) -> str:
+    rid = await submit(h, spec(h, resources=("slow",), duration="2"))
+    await signal(h, rid, "approve", {"approver": "bob@example.com"})
+    await settle(h, rid, {"EXPIRED"}, timeout=30)
+    return rid
