@@ -362,3 +362,38 @@ async def grant_slower_than_duration(h: Harness) -> str:
     await signal(h, rid, "approve", {"approver": "bob@example.com"})
     await settle(h, rid, {"EXPIRED"}, timeout=30)
     return rid
+
+
+@scenario(
+    "extended_as_it_expires",
+    "the expiry timer fires and an extend signal arrives in one workflow task (no worker meanwhile): extended",
+    env={"GRANTFLOW_MAX_CACHED_WORKFLOWS": "0"},  # no sticky queue: the next worker gets the task
+)
+async def extended_as_it_expires(h: Harness) -> str:
+    from grantflow.config import ConfigSource
+    from grantflow.settings import Settings
+    from tests.conftest import TEST_CONFIG
+    from worker import build_worker
+
+    rid = await submit(h, spec(h))
+    await approve_and_activate(h, rid)
+    await h.env.sleep(46 * 60)
+    await until(h, rid, lambda v: v["extension_offered"], "offered an extension")
+    await audited(h, rid, "expiry_reminder", "info")
+    await h.worker.shutdown()
+    # With no worker, the expiry timer's task waits and the signal joins it.
+    await h.env.sleep(14 * 60 + 1)
+    await signal(h, rid, "extend", {"actor": "alice@example.com"})
+    settings = Settings(
+        GRANTFLOW_TASK_QUEUE=h.worker.task_queue,
+        GRANTFLOW_STATE_DIR=str(h.state_dir),
+        GRANTFLOW_CONFIG=str(TEST_CONFIG),
+    )
+    replacement = build_worker(
+        h.env.client, settings, config=ConfigSource(TEST_CONFIG), store=h.store, notifier=h.notifier
+    )
+    async with replacement:
+        await until(h, rid, lambda v: v["extensions_used"] == 1, "extended")
+        await settle(h, rid, {"EXPIRED"}, max_skip=3 * 3600)
+        await h.env.client.get_workflow_handle(f"access-request-{rid}").result()
+    return rid
