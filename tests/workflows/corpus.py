@@ -35,8 +35,14 @@ def current_release() -> str:
     return f"v{current_version()}"
 
 
+def version_tuple(version: str) -> tuple[int, ...]:
+    """(0, 1, 0) for "v0.1.0", "0.1.0" or "pre-v0.1.0-55ba3ad"-style names' first version."""
+    m = re.search(r"(\d+(?:\.\d+)*)", version)
+    return tuple(int(p) for p in m.group(1).split(".")) if m else ()
+
+
 def supported_releases() -> list[str]:
-    """Releases (directory names under histories/) in SUPPORTED, one a line; `#` starts a comment."""
+    """Releases (directory names under histories/) in SUPPORTED, one a line, oldest first; `#` comments."""
     lines = (line.split("#", 1)[0].strip() for line in SUPPORTED_FILE.read_text().splitlines())
     return [line for line in lines if line]
 

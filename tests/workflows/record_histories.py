@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.workflows.corpus import HISTORY_ROOT, ROOT, current_release, current_version, save_history
+from tests.workflows.corpus import HISTORY_ROOT, ROOT, current_release, current_version, save_history, version_tuple
 
 # The packages a worker runs; tests/ always comes from this tree (it drives the scenarios).
 CODE_PATHS = ("grantflow", "workflows", "activities", "slack_app", "worker.py")
@@ -94,7 +94,7 @@ async def record(names: list[str], out: Path, version: str) -> list[str]:
     failed: list[str] = []
     for name in names or sorted(SCENARIOS):
         sc = SCENARIOS[name]
-        if _version_tuple(sc.since) > _version_tuple(version):
+        if version_tuple(sc.since) > version_tuple(version):
             print(f"skip {name}: since {sc.since}")
             continue
         began = time.monotonic()
@@ -128,10 +128,6 @@ async def record(names: list[str], out: Path, version: str) -> list[str]:
 
 def _shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
-def _version_tuple(v: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in v.lstrip("v").split("-")[0].split(".")[:3] if p.isdigit())
 
 
 def main(argv: list[str] | None = None) -> int:
