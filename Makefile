@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint typecheck bench chaos clean
+.PHONY: install dev test lint typecheck bench chaos histories clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,12 @@ bench: $(STAMP)
 
 chaos: $(STAMP)
 	GF_CHAOS_N=$${GF_CHAOS_N:-100} $(BIN)/python -m pytest -q -p no:cacheprovider -s tests/chaos
+
+# Re-record the workflow history corpus (tests/workflows/scenarios.py) into
+# tests/workflows/histories/v<version>; with the tag v<version> present, from that tag's workflow code.
+# REF=<commit> OUT=<dir> records another commit's code; ONLY="a b" records some scenarios.
+histories: $(STAMP)
+	$(BIN)/python -m tests.workflows.record_histories $(if $(REF),--ref $(REF)) $(if $(OUT),--out $(OUT)) $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf $(VENV) .grantflow .mypy_cache .ruff_cache

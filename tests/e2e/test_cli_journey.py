@@ -12,9 +12,8 @@ from temporalio.worker import Replayer
 
 from grantflow.temporal import data_converter
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS, Stack
+from tests.workflows.corpus import HISTORY_ROOT, RECORD_FLAG, current_release, save_history
 from worker import ALL_WORKFLOWS
-
-HISTORY_DIR = Path(__file__).resolve().parent.parent / "workflows" / "histories"
 
 REQUEST = ["request", "--as", "alice@example.com", "--integration", "reports", "--resource-type", "folder",
            "--resource", "finance", "--permission", "write", "--duration", "1h",
@@ -72,8 +71,10 @@ async def test_cli_journey_with_temporal_cli_signal(stack: Stack, tmp_path: Path
     await Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(TEST_ENCRYPTION_KEYS)).replay_workflow(
         history)
     (tmp_path / "journey.json").write_text(history.to_json())
-    if (HISTORY_DIR / "RECORD").exists():
-        (HISTORY_DIR / "cli_journey.json").write_text(history.to_json())
+    if RECORD_FLAG.exists():
+        save_history(HISTORY_ROOT / current_release(), "cli_journey", history.to_json(),
+                     "CLI journey on the dev server (example config): malformed approve signal from the temporal "
+                     "CLI, approval, refused revoke, revoke by the requester")
     assert WorkflowHistory.from_json(wid, (tmp_path / "journey.json").read_text()).events
 
 

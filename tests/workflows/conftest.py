@@ -122,11 +122,12 @@ async def published(h: Harness, request_id: str, kind: str, timeout: float = 10)
         await asyncio.sleep(0.05)
 
 
-HISTORY_DIR = Path(__file__).parent / "histories"
+async def record_history(h: Harness, request_id: str, name: str, description: str = "") -> None:
+    """Keep this run's history in the current release's corpus when tests/workflows/histories/RECORD exists
+    (the corpus proper is recorded by `make histories`, see tests/workflows/scenarios.py)."""
+    from tests.workflows.corpus import HISTORY_ROOT, RECORD_FLAG, current_release, save_history
 
-
-async def record_history(h: Harness, request_id: str, name: str) -> None:
-    """Keep this run's history as a replay fixture when tests/workflows/histories/RECORD exists."""
-    if (HISTORY_DIR / "RECORD").exists():
+    if RECORD_FLAG.exists():
         history = await h.env.client.get_workflow_handle(f"access-request-{request_id}").fetch_history()
-        (HISTORY_DIR / f"{name}.json").write_text(history.to_json())
+        save_history(HISTORY_ROOT / current_release(), name, history.to_json(),
+                     description or f"recorded by the test that calls record_history({name!r})")

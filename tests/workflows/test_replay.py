@@ -1,29 +1,94 @@
-"""Replay recorded histories with the current workflow code: a non-deterministic change fails here.
+"""Every committed history of every supported release replays with the current workflow code.
 
-The histories in histories/ were recorded from real runs (tests/e2e records a fresh one on every run and
-replays it too). To record anew after an intentional, patched change: `touch tests/workflows/histories/RECORD`
-and run tests/e2e; then delete RECORD.
+A change to workflows/ that takes a different path through a recorded history fails here, naming the
+history (`<release>/<name>.json`) and the first command that did not match. Gate such a change with
+`workflow.patched` (docs/contributing.md). The releases are listed in tests/workflows/histories/SUPPORTED;
+`make histories` re-records the current release's corpus (tests/workflows/scenarios.py).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 
+import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from grantflow.temporal import data_converter
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS
+from tests.workflows.corpus import (
+    HISTORY_ROOT,
+    RecordedHistory,
+    histories,
+    known_incompatible,
+    read_index,
+    supported_releases,
+    version_tuple,
+)
+from tests.workflows.mutated_workflow import SleepFirstAccessRequestWorkflow
+from tests.workflows.scenarios import SCENARIOS
 from worker import ALL_WORKFLOWS, sandbox_runner
+from workflows.access_request import AccessRequestWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+CORPUS = histories()
 
 
-async def test_recorded_histories_replay() -> None:
-    assert HISTORIES, "no recorded histories"
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(TEST_ENCRYPTION_KEYS),
-                        workflow_runner=sandbox_runner())
-    for path in HISTORIES:
-        history = WorkflowHistory.from_json(path.stem, path.read_text())
-        result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
-        assert result.replay_failure is None, (path.name, result.replay_failure)
+def replayer(workflows: list[type]) -> Replayer:
+    return Replayer(
+        workflows=workflows, data_converter=data_converter(TEST_ENCRYPTION_KEYS), workflow_runner=sandbox_runner()
+    )
+
+
+async def replay_failure(replay: Replayer, recorded: RecordedHistory) -> str | None:
+    """None when the history replays, else `<release>/<name>.json: <the SDK's error>`."""
+    history = WorkflowHistory.from_json(recorded.name, recorded.path.read_text())
+    result = await replay.replay_workflow(history, raise_on_replay_failure=False)
+    if result.replay_failure is None:
+        return None
+    text = str(result.replay_failure)
+    # The core's failure wraps the message that names the mismatching command; show that message.
+    m = re.search(r'message: "((?:[^"\\]|\\.)*)"', text)
+    return f"{recorded.label}: {m.group(1) if m else text}"
+
+
+def test_every_supported_release_has_described_histories() -> None:
+    releases = supported_releases()
+    assert releases, "tests/workflows/histories/SUPPORTED lists no release"
+    for release in releases:
+        found = {h.name for h in CORPUS if h.release == release}
+        assert found, f"{release}: no histories in {HISTORY_ROOT / release}"
+        described = set(read_index(HISTORY_ROOT / release))
+        assert found - described == set(), f"{release}: histories without a line in INDEX.md"
+        assert described - found == set(), f"{release}: INDEX.md names histories that are not there"
+        unlisted = set(known_incompatible(HISTORY_ROOT / release)) - found
+        assert not unlisted, f"{release}: KNOWN_INCOMPATIBLE.md names histories that are not there"
+
+
+def test_current_release_covers_every_scenario() -> None:
+    """A scenario added to tests/workflows/scenarios.py is recorded (`make histories`) with its release."""
+    newest = supported_releases()[-1]
+    recorded = {h.name for h in CORPUS if h.release == newest}
+    later = {n for n, s in SCENARIOS.items() if version_tuple(s.since) > version_tuple(newest)}
+    assert set(SCENARIOS) - recorded - later == set(), f"not recorded in {newest}: run `make histories`"
+
+
+@pytest.mark.parametrize("recorded", CORPUS, ids=[h.label.removesuffix(".json") for h in CORPUS])
+async def test_history_replays(recorded: RecordedHistory) -> None:
+    failure = await replay_failure(replayer(ALL_WORKFLOWS), recorded)
+    why = known_incompatible(recorded.path.parent).get(recorded.name)
+    if why is None:
+        assert failure is None, failure
+    else:
+        # Listed in KNOWN_INCOMPATIBLE.md with the reason; it must still fail, or the list is stale.
+        assert failure is not None and "Nondeterminism" in failure, f"{recorded.label} replays now: unlist it"
+
+
+async def test_a_workflow_that_sleeps_first_fails_replay_naming_the_history() -> None:
+    """The check can fail: a timer inserted at the start of run breaks every recorded history."""
+    mutated = [SleepFirstAccessRequestWorkflow, *(w for w in ALL_WORKFLOWS if w is not AccessRequestWorkflow)]
+    replay = replayer(mutated)
+    for recorded in CORPUS:
+        failure = await replay_failure(replay, recorded)
+        assert failure is not None, f"{recorded.label} replayed with a workflow that sleeps first"
+        assert failure.startswith(f"{recorded.label}: "), failure
+        assert "nondetermin" in failure.lower(), failure
