@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -149,8 +150,22 @@ def _base_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def upgrade_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
-    server = PgServer(Path(tmp_path_factory.mktemp("upgrade-pg")) / "data", durable=False)
+def upgrade_dir() -> Iterator[Path]:
+    """The test's scratch folder, outside pytest's numbered temp folders: on a machine shared by several
+    pytest sessions those are rotated away under a running test. GF_UPGRADE_KEEP=1 keeps it."""
+    path = Path(tempfile.mkdtemp(prefix="gf-upgrade-"))
+    try:
+        yield path
+    finally:
+        if os.environ.get("GF_UPGRADE_KEEP") == "1":
+            print(f"\n[upgrade] kept {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def upgrade_pg(upgrade_dir: Path) -> Iterator[PgServer]:
+    server = PgServer(upgrade_dir / "pg" / "data", durable=False)
     server.start()
     try:
         ensure_demo_schema(server.admin_dsn)
@@ -492,12 +507,13 @@ async def make_lane(name: str, folder: Path, address: str, pg: PgServer, release
 
 @pytest.fixture()
 async def lanes(
-    dev_server: DevServer, upgrade_pg: PgServer, previous_release: InstalledRelease, tmp_path: Path
+    dev_server: DevServer, upgrade_pg: PgServer, previous_release: InstalledRelease, upgrade_dir: Path
 ) -> AsyncIterator[dict[str, Lane]]:
     made: dict[str, Lane] = {}
+    run = Path(tempfile.mkdtemp(prefix="run-", dir=upgrade_dir))
     try:
         for name in ("sigterm", "kill9"):
-            made[name] = await make_lane(name, tmp_path / name, dev_server.address, upgrade_pg, previous_release)
+            made[name] = await make_lane(name, run / name, dev_server.address, upgrade_pg, previous_release)
         yield made
     finally:
         for lane in made.values():
