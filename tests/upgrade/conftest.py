@@ -397,7 +397,13 @@ class Lane:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+        except BaseException:  # timed out or cancelled: leave no CLI behind
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            raise
         if proc.returncode != 0:
             raise AssertionError(
                 f"{self.release.release.version} grantflow {' '.join(args)} exited "
