@@ -71,6 +71,9 @@ class PostgresIntegration(IntegrationBase):
     exclude: list[str] = Field(default_factory=list)
     host: str | None = None
     port: int | None = None
+    # On revoke, hand the objects the grantee created to the no-privilege role `grantflow_orphans`
+    # (defused) instead of dropping them.
+    keep_objects: bool = False
 
 
 Integration = Annotated[ScriptIntegration | PostgresIntegration, Field(discriminator="type")]

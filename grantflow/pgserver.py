@@ -153,6 +153,13 @@ class PgServer:
         return self._running
 
     @property
+    def socket_dir(self) -> Path:
+        """The Unix-socket directory (local connections there are trusted, see the module docstring)."""
+        if self._socket_dir is None:
+            raise PgServerError("the PostgreSQL server is not running")
+        return self._socket_dir
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "server.log"
 

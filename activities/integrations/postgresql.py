@@ -22,24 +22,34 @@ its natural object (CONNECT, TEMPORARY → database; USAGE, CREATE → schema; S
 table); `database:`, `schema:`, `table:` or `sequence:` in front says otherwise (`sequence:USAGE`).
 CONNECT and schema USAGE are always added: without them no other privilege can be used.
 
-The role is `gf_<grantee local part>_<request id>` with a random password and `VALID UNTIL` the
-request's expiry, so PostgreSQL itself refuses new logins after the expiry even if grantflow is down
-(sessions already open continue until revoke terminates them). Every identifier and literal in SQL is
-composed with `psycopg.sql`; resource names are only ever compared as query parameters first.
-The admin DSN (a superuser, read from the environment variable `dsn_env`) never appears in messages.
+The role is `gf_<grantee local part>_<request id>` with a password derived from the worker's secret seed
+(every item of a request and every retry agree on it) and `VALID UNTIL` the request's expiry, so
+PostgreSQL itself refuses new logins after the expiry even if grantflow is down (sessions already open
+continue until revoke terminates them). The password is sent as a SCRAM-SHA-256 verifier computed
+client-side: the clear password never crosses the wire nor reaches the server log. Every identifier and
+literal in SQL is composed with `psycopg.sql`; resource names are only ever compared as query parameters
+first. The admin DSN (read from the environment variable `dsn_env`) never appears in messages; it needs
+CREATEROLE and grant options on what it offers, not superuser.
+
+Revocation hands nothing up: the objects the role created are dropped (`DROP OWNED ... CASCADE`, which
+also drops triggers others' tables got from the role's functions). With `keep_objects: true` they are
+reassigned to `grantflow_orphans` instead, a NOLOGIN NOINHERIT role with no privileges; its routines are
+made SECURITY INVOKER and executable by no one else, and triggers the role hung on tables it does not
+own are dropped, so nothing it left runs with anyone's privileges but the caller's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import fnmatch
 import hashlib
 import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -53,6 +63,7 @@ from activities.integrations.base import GrantContext, Integration, IntegrationE
 from grantflow.config import PostgresIntegration
 
 ROLE_PREFIX = "gf_"
+ORPHAN_ROLE = "grantflow_orphans"
 MAX_IDENTIFIER_BYTES = 63
 CONNECT_TIMEOUT = 10
 SESSION_GONE_TIMEOUT = 5.0
@@ -212,6 +223,15 @@ def _valid_until(expires_at: datetime) -> str:
     return expires_at.isoformat()
 
 
+def _scram_verifier(conn: psycopg.AsyncConnection[Any], role: str, password: str) -> str:
+    """libpq's PQencryptPasswordConn with an explicit algorithm: computed here, no round trip."""
+    return conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+
+
+def _lock_key(name: str) -> sql.Composable:
+    return sql.SQL("hashtextextended({}, 0)").format(sql.Literal(name))
+
+
 class PostgresIntegrationDriver(Integration):
     def __init__(self, config: PostgresIntegration):
         self.config = config
@@ -338,9 +358,14 @@ class PostgresIntegrationDriver(Integration):
 
     def _details(self, role: str, password: str, target: Target, ctx: GrantContext) -> dict[str, Any]:
         host, port = self._endpoint()
-        url_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
         database = quote(target.database, safe="")
-        url = f"postgresql://{role}:{quote(password, safe='')}@{url_host}:{port}/{database}"
+        auth = f"{role}:{quote(password, safe='')}"
+        if host.startswith("/"):
+            # A Unix-socket directory cannot sit in the authority part: libpq takes it as a parameter.
+            url = f"postgresql://{auth}@/{database}?host={quote(host, safe='')}&port={port}"
+        else:
+            url_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+            url = f"postgresql://{auth}@{url_host}:{port}/{database}"
         return {
             "host": host,
             "port": port,
@@ -364,9 +389,10 @@ class PostgresIntegrationDriver(Integration):
         async with await self._connect() as conn:
             await self._check_database(conn, target.database)
             await self._lock_role(conn, role)
+            verifier = _scram_verifier(conn, role, password)
             for attempt in range(2):
                 try:
-                    await self._grant_once(target, privs, role, password, ctx)
+                    await self._grant_once(conn, target, privs, role, verifier, ctx)
                     break
                 except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject) as exc:
                     # Created by someone not holding our lock (a person, another tool): ALTER it instead.
@@ -375,18 +401,38 @@ class PostgresIntegrationDriver(Integration):
         return self._details(role, password, target, ctx)
 
     async def _lock_role(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
-        """Serialise grantflow's role and privilege changes, across workers, while `conn` lives.
+        """Serialise grantflow's changes to one role, across workers, while `conn` lives.
 
-        PostgreSQL does not queue concurrent GRANTs on one object (or ALTER ROLEs on one role): the
-        loser fails with "tuple concurrently updated". The changes take milliseconds, so one lock for
-        all of them is simplest. Advisory locks are per database: every holder takes it in the admin
-        DSN's database.
+        Two grants of one request (its items run in parallel) would both CREATE or ALTER the role, and a
+        revoke must not interleave with a grant of the same role. Different roles go in parallel.
+        Advisory locks are per database: every holder takes them in the admin DSN's database.
         """
         try:
             await conn.execute("SET lock_timeout = '30s'")
-            await conn.execute("SELECT pg_advisory_lock(hashtextextended('grantflow:privileges', 0))")
+            await conn.execute(sql.SQL("SELECT pg_advisory_lock({})").format(_lock_key(f"grantflow:role:{role}")))
+        except psycopg.Error as exc:
+            raise self._db_error(exc, f"waiting for other changes to role {role}") from None
+
+    @contextlib.asynccontextmanager
+    async def _acl_section(self, admin: psycopg.AsyncConnection[Any], role: str) -> AsyncIterator[None]:
+        """The one global section: transactions that rewrite privileges on objects shared by roles.
+
+        PostgreSQL does not queue concurrent updates of one catalog row: two GRANTs (or a GRANT and a
+        DROP OWNED) that change the ACL of the same table, schema or database, whoever the grantee,
+        make the later one fail with "tuple concurrently updated". So those transactions, and only
+        they, run one at a time; the caller opens its connection and computes what it needs first, and
+        the lock is released as soon as the transaction has committed.
+        """
+        key = _lock_key("grantflow:acl")
+        try:
+            await admin.execute(sql.SQL("SELECT pg_advisory_lock({})").format(key))
         except psycopg.Error as exc:
             raise self._db_error(exc, f"waiting for other privilege changes (role {role})") from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                await admin.execute(sql.SQL("SELECT pg_advisory_unlock({})").format(key))
 
     async def _check_database(self, conn: psycopg.AsyncConnection[Any], database: str) -> None:
         try:
@@ -401,12 +447,12 @@ class PostgresIntegrationDriver(Integration):
             raise IntegrationError(f"{self.config.id}: database {database!r} does not allow connections",
                                    retryable=False)
 
-    async def _grant_once(self, target: Target, privs: Privileges, role: str, password: str,
-                          ctx: GrantContext) -> None:
+    async def _grant_once(self, admin: psycopg.AsyncConnection[Any], target: Target, privs: Privileges,
+                          role: str, verifier: str, ctx: GrantContext) -> None:
         """One transaction in the target database: lookups, role, grants. Any failure leaves nothing."""
         async with await self._connect(target.database, autocommit=False) as conn:
             try:
-                async with conn.transaction():
+                async with self._acl_section(admin, role), conn.transaction():
                     plan = await self._plan(conn, target, privs, role)
                     exists = await (await conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
                                                        (role,))).fetchone()
@@ -414,17 +460,26 @@ class PostgresIntegrationDriver(Integration):
                     await conn.execute(sql.SQL(
                         "{verb} {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
                         "NOBYPASSRLS PASSWORD {pw} VALID UNTIL {until}").format(
-                            verb=verb, role=sql.Identifier(role), pw=sql.Literal(password),
+                            verb=verb, role=sql.Identifier(role), pw=sql.Literal(verifier),
                             until=sql.Literal(_valid_until(ctx.expires_at))))
                     await conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
                         sql.Identifier(role),
                         sql.Literal(f"grantflow request {ctx.request_id} for {ctx.grantee}")))
+                    if not exists:
+                        await self._adopt(conn, role)
                     for statement in plan.statements:
                         await conn.execute(statement)
             except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
                 raise
             except psycopg.Error as exc:
                 raise self._db_error(exc, f"granting {ctx.item.permission} on {target.name}") from None
+
+    async def _adopt(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
+        """A non-superuser admin (CREATEROLE) must hold the privileges of a role it made to end its
+        sessions and drop what it owns at revoke time; PostgreSQL 16+ only gives it ADMIN OPTION."""
+        row = await (await conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).fetchone()
+        if row is not None and not row[0]:
+            await conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
 
     async def _plan(self, conn: psycopg.AsyncConnection[Any], target: Target, privs: Privileges,
                     role: str) -> _Plan:
@@ -541,7 +596,7 @@ class PostgresIntegrationDriver(Integration):
         await self.drop_role(role_name(ctx.grantee, ctx.request_id))
 
     async def drop_role(self, role: str) -> None:
-        """Lock the role out, end its sessions, hand its objects to the admin, drop it. Safe to repeat."""
+        """Lock the role out, end its sessions, drop (or quarantine) what it owns, drop it. Safe to repeat."""
         async with await self._connect() as conn:
             await self._lock_role(conn, role)
             try:
@@ -549,22 +604,41 @@ class PostgresIntegrationDriver(Integration):
                                                    (role,))).fetchone()
                 if not exists:
                     return
-                row = await (await conn.execute("SELECT current_user")).fetchone()
-                assert row is not None
-                admin = str(row[0])
                 await conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(role)))
                 await self._end_sessions(conn, role)
-                cur = await conn.execute("SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1")
+                if self.config.keep_objects:
+                    await self._ensure_orphan_role(conn)
+                cur = await conn.execute("SELECT datname FROM pg_database WHERE datallowconn "
+                                         "AND has_database_privilege(datname, 'CONNECT') ORDER BY 1")
                 databases = [r[0] for r in await cur.fetchall()]
             except psycopg.Error as exc:
                 raise self._db_error(exc, f"locking out role {role}") from None
             for database in databases:
-                await self._disown(database, role, admin)
+                await self._disown(conn, database, role)
             try:
                 await self._end_sessions(conn, role)
                 await conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
             except psycopg.Error as exc:
                 raise self._db_error(exc, f"dropping role {role}") from None
+
+    async def _ensure_orphan_role(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """`grantflow_orphans`: owns what grantees left behind with `keep_objects`; cannot log in, inherits
+        nothing, has no privileges, and no one is a member of it but a non-superuser admin (which needs
+        its privileges for REASSIGN OWNED)."""
+        row = await (await conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).fetchone()
+        superuser = bool(row and row[0])
+        exists = await (await conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                                           (ORPHAN_ROLE,))).fetchone()
+        if not exists:
+            with contextlib.suppress(psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                await conn.execute(sql.SQL(
+                    "CREATE ROLE {} NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                    "NOBYPASSRLS").format(sql.Identifier(ORPHAN_ROLE)))
+                await conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
+                    sql.Identifier(ORPHAN_ROLE),
+                    sql.Literal("grantflow: owns objects kept from revoked grants (keep_objects)")))
+        if not superuser:
+            await conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(ORPHAN_ROLE)))
 
     async def _end_sessions(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
         await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
@@ -577,7 +651,7 @@ class PostgresIntegrationDriver(Integration):
                 return
             await asyncio.sleep(0.05)
 
-    async def _disown(self, database: str, role: str, admin: str) -> None:
+    async def _disown(self, admin: psycopg.AsyncConnection[Any], database: str, role: str) -> None:
         try:
             conn = await self._connect(database, autocommit=False)
         except IntegrationError:
@@ -586,14 +660,56 @@ class PostgresIntegrationDriver(Integration):
             raise
         async with conn:
             try:
-                async with conn.transaction():
-                    await conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(
-                        sql.Identifier(role), sql.Identifier(admin)))
-                    await conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+                async with self._acl_section(admin, role), conn.transaction():
+                    if self.config.keep_objects:
+                        await self._quarantine(conn, role)
+                        await conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+                    else:
+                        # CASCADE: a trigger the role hung on someone else's table with its own function
+                        # goes with the function instead of blocking the revoke.
+                        await conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)))
             except psycopg.errors.UndefinedObject:
                 return  # dropped meanwhile by another attempt
             except psycopg.Error as exc:
                 raise self._db_error(exc, f"removing privileges of {role} in {database}") from None
+
+    async def _quarantine(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
+        """Hand the role's objects in this database to `grantflow_orphans`, defused.
+
+        What an attacker could leave behind to run with someone else's privileges: a SECURITY DEFINER
+        routine (runs as its owner), and a trigger on a table it does not own (its function runs as
+        whoever writes to the table, e.g. the admin). Triggers are dropped; routines become SECURITY
+        INVOKER and lose every EXECUTE grant, so only their owner (no one) and superusers can call them.
+        """
+        cur = await conn.execute(
+            "SELECT t.tgname, n.nspname, c.relname FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_roles r ON r.oid = p.proowner "
+            "WHERE NOT t.tgisinternal AND r.rolname = %s AND c.relowner <> p.proowner", (role,))
+        for trigger, schema, table in await cur.fetchall():
+            await conn.execute(sql.SQL("DROP TRIGGER {} ON {}").format(
+                sql.Identifier(trigger), sql.Identifier(schema, table)))
+        await conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+            sql.Identifier(role), sql.Identifier(ORPHAN_ROLE)))
+        cur = await conn.execute(
+            "SELECT p.oid::regprocedure::text, p.prosecdef, "
+            "  ARRAY(SELECT DISTINCT a.grantee FROM aclexplode(p.proacl) a WHERE a.grantee <> p.proowner) "
+            "FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner "
+            "WHERE r.rolname = %s AND p.prokind IN ('f', 'p') AND (p.prosecdef OR p.proacl IS NULL OR "
+            "  EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee <> p.proowner))", (ORPHAN_ROLE,))
+        for signature, secdef, grantees in await cur.fetchall():
+            routine = sql.SQL(signature)  # regprocedure output: quoted, schema-qualified by PostgreSQL
+            if secdef:
+                await conn.execute(sql.SQL("ALTER ROUTINE {} SECURITY INVOKER").format(routine))
+            await conn.execute(sql.SQL("REVOKE ALL ON ROUTINE {} FROM PUBLIC").format(routine))
+            for oid in grantees:
+                if oid == 0:
+                    continue
+                name = await (await conn.execute("SELECT rolname FROM pg_roles WHERE oid = %s",
+                                                 (oid,))).fetchone()
+                if name is not None:
+                    await conn.execute(sql.SQL("REVOKE ALL ON ROUTINE {} FROM {}").format(
+                        routine, sql.Identifier(name[0])))
 
     async def _database_gone(self, database: str) -> bool:
         async with await self._connect() as conn:
