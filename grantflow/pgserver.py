@@ -121,13 +121,15 @@ class PgServer:
     """
 
     def __init__(self, data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR, *, port: int | None = None,
-                 host: str = "127.0.0.1", durable: bool = True, start_timeout: int = 60):
+                 host: str = "127.0.0.1", durable: bool = True, start_timeout: int = 60,
+                 max_connections: int = 100):
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.host = host
         self._requested_port = port
         self.port = 0
         self.durable = durable
         self.start_timeout = start_timeout
+        self.max_connections = max_connections
         self.password = ""
         self._bin = _bin_dir()
         self._user: str | None = None
@@ -308,7 +310,7 @@ class PgServer:
             f"port = {self.port}",
             f"unix_socket_directories = '{self._socket_dir}'",
             "password_encryption = 'scram-sha-256'",
-            "max_connections = 100",
+            f"max_connections = {self.max_connections}",
         ]
         if not self.durable:
             lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]

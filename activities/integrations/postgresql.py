@@ -453,6 +453,7 @@ class PostgresIntegrationDriver(Integration):
         async with await self._connect(target.database, autocommit=False) as conn:
             try:
                 async with self._acl_section(admin, role), conn.transaction():
+                    await conn.execute("SET LOCAL lock_timeout = '5s'")  # see _disown_in
                     plan = await self._plan(conn, target, privs, role)
                     exists = await (await conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
                                                        (role,))).fetchone()
@@ -608,9 +609,7 @@ class PostgresIntegrationDriver(Integration):
                 await self._end_sessions(conn, role)
                 if self.config.keep_objects:
                     await self._ensure_orphan_role(conn)
-                cur = await conn.execute("SELECT datname FROM pg_database WHERE datallowconn "
-                                         "AND has_database_privilege(datname, 'CONNECT') ORDER BY 1")
-                databases = [r[0] for r in await cur.fetchall()]
+                databases = await self._databases_with_traces(conn, role)
             except psycopg.Error as exc:
                 raise self._db_error(exc, f"locking out role {role}") from None
             for database in databases:
@@ -620,6 +619,18 @@ class PostgresIntegrationDriver(Integration):
                 await conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
             except psycopg.Error as exc:
                 raise self._db_error(exc, f"dropping role {role}") from None
+
+    async def _databases_with_traces(self, conn: psycopg.AsyncConnection[Any], role: str) -> list[str]:
+        """The databases where the role owns something or holds a privilege, from PostgreSQL's own record
+        of it (pg_shdepend, what DROP ROLE checks). Privileges on shared objects (CONNECT on a database)
+        are recorded without a database: they go in the admin DSN's database."""
+        cur = await conn.execute(
+            "SELECT DISTINCT coalesce(d.datname, current_database()) FROM pg_shdepend s "
+            "LEFT JOIN pg_database d ON d.oid = s.dbid "
+            "WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles "
+            "WHERE rolname = %s) AND (d.oid IS NULL OR (d.datallowconn "
+            "AND has_database_privilege(d.datname, 'CONNECT'))) ORDER BY 1", (role,))
+        return [r[0] for r in await cur.fetchall()]
 
     async def _ensure_orphan_role(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """`grantflow_orphans`: owns what grantees left behind with `keep_objects`; cannot log in, inherits
@@ -652,6 +663,9 @@ class PostgresIntegrationDriver(Integration):
             await asyncio.sleep(0.05)
 
     async def _disown(self, admin: psycopg.AsyncConnection[Any], database: str, role: str) -> None:
+        if database == admin.info.dbname:
+            await self._disown_in(admin, admin, database, role)  # no second connection to the same place
+            return
         try:
             conn = await self._connect(database, autocommit=False)
         except IntegrationError:
@@ -659,19 +673,26 @@ class PostgresIntegrationDriver(Integration):
                 return
             raise
         async with conn:
-            try:
-                async with self._acl_section(admin, role), conn.transaction():
-                    if self.config.keep_objects:
-                        await self._quarantine(conn, role)
-                        await conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-                    else:
-                        # CASCADE: a trigger the role hung on someone else's table with its own function
-                        # goes with the function instead of blocking the revoke.
-                        await conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)))
-            except psycopg.errors.UndefinedObject:
-                return  # dropped meanwhile by another attempt
-            except psycopg.Error as exc:
-                raise self._db_error(exc, f"removing privileges of {role} in {database}") from None
+            await self._disown_in(admin, conn, database, role)
+
+    async def _disown_in(self, admin: psycopg.AsyncConnection[Any], conn: psycopg.AsyncConnection[Any],
+                         database: str, role: str) -> None:
+        try:
+            async with self._acl_section(admin, role), conn.transaction():
+                # Inside the global section: a table lock held by someone's long query must not stall
+                # every other grant and revoke. Giving up is retryable; the activity tries again.
+                await conn.execute("SET LOCAL lock_timeout = '5s'")
+                if self.config.keep_objects:
+                    await self._quarantine(conn, role)
+                    await conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+                else:
+                    # CASCADE: a trigger the role hung on someone else's table with its own function
+                    # goes with the function instead of blocking the revoke.
+                    await conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)))
+        except psycopg.errors.UndefinedObject:
+            return  # dropped meanwhile by another attempt
+        except psycopg.Error as exc:
+            raise self._db_error(exc, f"removing privileges of {role} in {database}") from None
 
     async def _quarantine(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
         """Hand the role's objects in this database to `grantflow_orphans`, defused.
