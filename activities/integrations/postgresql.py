@@ -52,7 +52,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -61,6 +61,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from activities.integrations.base import GrantContext, Integration, IntegrationError
 from grantflow.config import PostgresIntegration
+from grantflow.pgprivileges import DEFAULT_PERMISSIONS, PrivilegeError, Privileges, permission_table
+from grantflow.pgprivileges import parse_privileges as _parse_privileges
+
+__all__ = ["DEFAULT_PERMISSIONS", "PostgresIntegrationDriver", "Privileges", "parse_privileges", "role_name"]
 
 ROLE_PREFIX = "gf_"
 ORPHAN_ROLE = "grantflow_orphans"
@@ -68,7 +72,6 @@ MAX_IDENTIFIER_BYTES = 63
 CONNECT_TIMEOUT = 10
 SESSION_GONE_TIMEOUT = 5.0
 
-ObjectKind = Literal["database", "schema", "table", "sequence"]
 
 
 def role_password(role: str, seed: bytes | None) -> str:
@@ -79,58 +82,12 @@ def role_password(role: str, seed: bytes | None) -> str:
     digest = hmac.new(seed, f"pg-password:{role}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
-_PRIVILEGES: dict[ObjectKind, frozenset[str]] = {
-    "database": frozenset({"CONNECT", "CREATE", "TEMPORARY", "ALL"}),
-    "schema": frozenset({"USAGE", "CREATE", "ALL"}),
-    "table": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER",
-                        "MAINTAIN", "ALL"}),
-    "sequence": frozenset({"USAGE", "SELECT", "UPDATE", "ALL"}),
-}
-_NATURAL_KIND: dict[str, ObjectKind] = {
-    "CONNECT": "database", "TEMPORARY": "database",
-    "USAGE": "schema", "CREATE": "schema",
-    **{p: "table" for p in _PRIVILEGES["table"]},
-}
-_ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
-
-DEFAULT_PERMISSIONS: dict[str, list[str]] = {
-    "read": ["CONNECT", "USAGE", "SELECT"],
-    "write": ["read", "INSERT", "UPDATE", "DELETE", "sequence:USAGE", "sequence:SELECT"],
-    "admin": ["write", "ALL", "sequence:ALL", "CREATE"],
-}
-
 _TABLE_RELKINDS = ("r", "p", "v", "m", "f")
 _SYSTEM_SCHEMA_FILTER = "n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema'"
 
 # SQLSTATE classes after which a retry can succeed: connection, transaction rollback, resources,
 # object in use, operator intervention, system and internal errors ("tuple concurrently updated").
 _RETRYABLE_CLASSES = ("08", "40", "53", "55", "57", "58", "XX")
-
-
-@dataclass(frozen=True)
-class Privileges:
-    """Privileges per object kind; what a permission name resolves to."""
-
-    database: frozenset[str] = frozenset()
-    schema: frozenset[str] = frozenset()
-    table: frozenset[str] = frozenset()
-    sequence: frozenset[str] = frozenset()
-
-    def add(self, kind: ObjectKind, privilege: str) -> Privileges:
-        current: frozenset[str] = getattr(self, kind)
-        return Privileges(**{**self._as_dict(), kind: current | {privilege}})
-
-    def __or__(self, other: Privileges) -> Privileges:
-        return Privileges(self.database | other.database, self.schema | other.schema,
-                          self.table | other.table, self.sequence | other.sequence)
-
-    def _as_dict(self) -> dict[str, frozenset[str]]:
-        return {"database": self.database, "schema": self.schema, "table": self.table,
-                "sequence": self.sequence}
-
-    @property
-    def empty(self) -> bool:
-        return not (self.database or self.schema or self.table or self.sequence)
 
 
 @dataclass(frozen=True)
@@ -176,41 +133,15 @@ def role_name(grantee: str, request_id: str) -> str:
 
 def parse_privileges(tokens: Iterable[str], permissions: dict[str, list[str]],
                      _seen: tuple[str, ...] = ()) -> Privileges:
-    """Resolve privilege tokens and permission names (recursively) into a `Privileges`."""
-    result = Privileges()
-    for raw in tokens:
-        token = " ".join(raw.split())
-        if not token:
-            continue
-        if token in permissions:
-            if token in _seen:
-                raise IntegrationError(f"permission {token!r} refers to itself", retryable=False)
-            result = result | parse_privileges(permissions[token], permissions, (*_seen, token))
-            continue
-        kind_text, sep, priv_text = token.partition(":")
-        priv = (priv_text if sep else kind_text).strip().upper()
-        priv = _ALIASES.get(priv, priv)
-        if sep:
-            kind = kind_text.strip().lower()
-            if kind not in _PRIVILEGES:
-                raise IntegrationError(f"unknown object kind {kind_text!r} in privilege {token!r} "
-                                       f"(expected database, schema, table or sequence)", retryable=False)
-            if priv not in _PRIVILEGES[kind]:  # type: ignore[index]
-                raise IntegrationError(f"{priv} is not a {kind} privilege (in {token!r})", retryable=False)
-            result = result.add(kind, priv)  # type: ignore[arg-type]
-        elif priv in _NATURAL_KIND:
-            result = result.add(_NATURAL_KIND[priv], priv)
-        else:
-            raise IntegrationError(f"unknown privilege or permission {token!r}", retryable=False)
-    return result
-
-
-def _as_tokens(value: str | list[str]) -> list[str]:
-    return value.split(",") if isinstance(value, str) else list(value)
+    """`grantflow.pgprivileges.parse_privileges`, failing as a permanent integration error."""
+    try:
+        return _parse_privileges(tokens, permissions, _seen)
+    except PrivilegeError as exc:
+        raise IntegrationError(str(exc), retryable=False) from None
 
 
 def _privilege_list(privs: Iterable[str]) -> sql.Composable:
-    """Privileges come from a fixed whitelist (`_PRIVILEGES`), so they are safe as SQL keywords."""
+    """Privileges come from a fixed whitelist (`grantflow.pgprivileges`), so they are safe as SQL keywords."""
     chosen = set(privs)
     if "ALL" in chosen:
         return sql.SQL("ALL PRIVILEGES")
@@ -235,10 +166,7 @@ def _lock_key(name: str) -> sql.Composable:
 class PostgresIntegrationDriver(Integration):
     def __init__(self, config: PostgresIntegration):
         self.config = config
-        self.permissions: dict[str, list[str]] = {
-            **DEFAULT_PERMISSIONS,
-            **{name: _as_tokens(value) for name, value in config.permissions.items()},
-        }
+        self.permissions: dict[str, list[str]] = permission_table(config.permissions)
 
     # --- configuration -------------------------------------------------------------------------
 
