@@ -385,12 +385,19 @@ class PostgresIntegrationDriver(Integration):
                     plan = await self._plan(conn, target, privs, role)
                     exists = await (await conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
                                                        (role,))).fetchone()
-                    verb = sql.SQL("ALTER ROLE" if exists else "CREATE ROLE")
-                    await conn.execute(sql.SQL(
-                        "{verb} {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                        "NOBYPASSRLS PASSWORD {pw} VALID UNTIL {until}").format(
-                            verb=verb, role=sql.Identifier(role), pw=sql.Literal(verifier),
-                            until=sql.Literal(_valid_until(ctx.expires_at))))
+                    if exists:
+                        # Only a superuser may even restate SUPERUSER, REPLICATION, ...: those were set at
+                        # CREATE; a role that has them anyway was not made by us, and is refused.
+                        await conn.execute(sql.SQL("ALTER ROLE {role} WITH LOGIN PASSWORD {pw} VALID UNTIL {until}"
+                                                   ).format(role=sql.Identifier(role), pw=sql.Literal(verifier),
+                                                            until=sql.Literal(_valid_until(ctx.expires_at))))
+                        await self._check_attributes(conn, role)
+                    else:
+                        await conn.execute(sql.SQL(
+                            "CREATE ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                            "NOBYPASSRLS PASSWORD {pw} VALID UNTIL {until}").format(
+                                role=sql.Identifier(role), pw=sql.Literal(verifier),
+                                until=sql.Literal(_valid_until(ctx.expires_at))))
                     await conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
                         sql.Identifier(role),
                         sql.Literal(f"grantflow request {ctx.request_id} for {ctx.grantee}")))
@@ -402,6 +409,15 @@ class PostgresIntegrationDriver(Integration):
                 raise
             except psycopg.Error as exc:
                 raise self._db_error(exc, f"granting {ctx.item.permission} on {target.name}") from None
+
+    async def _check_attributes(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
+        row = await (await conn.execute(
+            "SELECT rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls "
+            "OR EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid) FROM pg_roles r "
+            "WHERE rolname = %s", (role,))).fetchone()
+        if row is not None and row[0]:
+            raise IntegrationError(f"{self.config.id}: role {role} already exists with attributes or "
+                                   f"memberships grantflow never gives; refusing to hand it out", retryable=False)
 
     async def _adopt(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
         """A non-superuser admin (CREATEROLE) must hold the privileges of a role it made to end its

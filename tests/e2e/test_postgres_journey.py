@@ -11,18 +11,36 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from grantflow.codec import EncryptionCodec, parse_keys
 from grantflow.codec_server import start as start_codec_server
-from grantflow.pgserver import PgServer
+from grantflow.pgserver import PgServer, ensure_demo_admin
 from tests.conftest import DevServer, free_port
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS, Stack, start_stack
 
 
 @pytest.fixture()
-async def pg_stack(dev_server: DevServer, pg_server: PgServer, tmp_path: Path) -> AsyncIterator[Stack]:
-    async for s in start_stack(dev_server, tmp_path, extra_env={"DEMO_PG_DSN": pg_server.admin_dsn}):
+def demo_admin_dsn(pg_server: PgServer) -> str:
+    """What `grantflow dev` hands the worker: a non-superuser CREATEROLE owner of the demo database."""
+    dsn = ensure_demo_admin(pg_server.admin_dsn)
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user"
+                            ).fetchone() == (False, True)
+    return dsn
+
+
+@pytest.fixture()
+async def pg_stack(dev_server: DevServer, demo_admin_dsn: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    async for s in start_stack(dev_server, tmp_path, extra_env={"DEMO_PG_DSN": demo_admin_dsn}):
         yield s
+
+
+def dsn_passwords(pg_server: PgServer, demo_admin_dsn: str) -> list[str]:
+    """The superuser's and the demo admin's passwords: neither may show anywhere."""
+    out = [urlsplit(pg_server.admin_dsn).password, conninfo_to_dict(demo_admin_dsn).get("password")]
+    assert all(out)
+    return [str(p) for p in out]
 
 
 def payload_texts(node: object) -> str:
@@ -44,7 +62,8 @@ def gf_roles(admin_dsn: str) -> set[str]:
         return {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'gf\\_%'")}
 
 
-async def test_postgres_role_lifecycle_and_history_has_no_secret(pg_stack: Stack, pg_server: PgServer) -> None:
+async def test_postgres_role_lifecycle_and_history_has_no_secret(pg_stack: Stack, pg_server: PgServer,
+                                                                 demo_admin_dsn: str) -> None:
     st = pg_stack
     out = await st.cli_json("request", "--as", "alice@example.com", "--integration", "demo-postgres",
                             "--resource-type", "database", "--resource", "orders", "--permission", "read",
@@ -75,8 +94,7 @@ async def test_postgres_role_lifecycle_and_history_has_no_secret(pg_stack: Stack
 
     # The raw history (what the server stores) and the history decoded with the key (what an operator
     # sees in the Web UI) both lack the password and the admin DSN's password.
-    admin_password = urlsplit(pg_server.admin_dsn).password
-    assert admin_password
+    admin_passwords = dsn_passwords(pg_server, demo_admin_dsn)
     raw = (await st.client.get_workflow_handle(wid).fetch_history()).to_json()
     runner = await start_codec_server(EncryptionCodec(parse_keys(TEST_ENCRYPTION_KEYS)), "127.0.0.1", free_port())
     try:
@@ -91,7 +109,8 @@ async def test_postgres_role_lifecycle_and_history_has_no_secret(pg_stack: Stack
     assert "secret_ref" in decoded
     for text in (raw, shown.stdout, decoded, payload_texts(json.loads(raw))):
         assert password not in text
-        assert admin_password not in text
+        for admin_password in admin_passwords:
+            assert admin_password not in text
 
 
 @pytest.mark.parametrize("resource_type,resource,reason", [
@@ -100,7 +119,8 @@ async def test_postgres_role_lifecycle_and_history_has_no_secret(pg_stack: Stack
     ("database", "nosuchdb", "nosuchdb"),
 ])
 async def test_postgres_bad_resource_fails_the_request_and_leaves_nothing(
-        pg_stack: Stack, pg_server: PgServer, resource_type: str, resource: str, reason: str) -> None:
+        pg_stack: Stack, pg_server: PgServer, demo_admin_dsn: str, resource_type: str, resource: str,
+        reason: str) -> None:
     before = gf_roles(pg_server.admin_dsn)
     spec = pg_stack.facade.build_spec(requester="alice@example.com", integration="demo-postgres",
                                       resource_type=resource_type, resources=[resource], permission="read",
@@ -116,8 +136,8 @@ async def test_postgres_bad_resource_fails_the_request_and_leaves_nothing(
     failed = [e for e in events if e.action == "grant" and e.outcome == "failed"]
     # The audit trail records why, as people saw it, and nothing of the admin DSN's password.
     assert len(failed) == 1 and reason in failed[0].reason
-    admin_password = urlsplit(pg_server.admin_dsn).password
-    assert admin_password and admin_password not in json.dumps([e.model_dump(mode="json") for e in events])
+    trail = json.dumps([e.model_dump(mode="json") for e in events])
+    assert not [p for p in dsn_passwords(pg_server, demo_admin_dsn) if p in trail]
 
 
 def login(access: dict[str, Any]) -> psycopg.Connection[Any]:
