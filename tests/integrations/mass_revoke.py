@@ -1,6 +1,9 @@
 """How long N simultaneous expiries take: N roles granted on one table, then revoked all at once.
 
-    .venv/bin/python -m tests.integrations.mass_revoke [--roles 200] [--sessions 0]
+    .venv/bin/python -m tests.integrations.mass_revoke [--roles 200] [--sessions 0] [--driver FILE]
+
+`--driver` measures another version of the integration module, e.g. the one before per-role locks:
+`git show 2967e08:activities/integrations/postgresql.py > /tmp/pg_before.py` then `--driver /tmp/pg_before.py`.
 
 Starts its own throwaway embedded PostgreSQL (room for every connection at once), grants `read` on
 `orders.public.customers` to N request roles (the common case: everyone reads the same table, so every
@@ -13,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -45,10 +50,20 @@ def context(i: int) -> GrantContext:
     )
 
 
-async def run(roles: int, sessions: int) -> dict[str, Any]:
-    driver = PostgresIntegrationDriver(
-        PostgresIntegration.model_validate({"id": "bench", "type": "postgresql", "dsn_env": DSN_ENV})
-    )
+def load_driver(path: str | None) -> type[PostgresIntegrationDriver]:
+    if path is None:
+        return PostgresIntegrationDriver
+    spec = importlib.util.spec_from_file_location("grantflow_bench_driver", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    driver: type[PostgresIntegrationDriver] = module.PostgresIntegrationDriver
+    return driver
+
+
+async def run(roles: int, sessions: int, driver_class: type[PostgresIntegrationDriver]) -> dict[str, Any]:
+    driver = driver_class(PostgresIntegration.model_validate({"id": "bench", "type": "postgresql", "dsn_env": DSN_ENV}))
     contexts = [context(i) for i in range(roles)]
     grant_started = time.monotonic()
     granted = await asyncio.gather(*(driver.grant(c) for c in contexts))
@@ -78,6 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--roles", type=int, default=200)
     parser.add_argument("--sessions", type=int, default=0)
+    parser.add_argument("--driver", help="a postgresql.py to measure instead of this tree's")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="gf-bench-") as tmp,
@@ -85,7 +101,7 @@ def main() -> None:
     ):
         os.environ[DSN_ENV] = server.admin_dsn
         ensure_demo_schema(server.admin_dsn)
-        print(json.dumps(asyncio.run(run(args.roles, args.sessions))))
+        print(json.dumps(asyncio.run(run(args.roles, args.sessions, load_driver(args.driver)))))
 
 
 if __name__ == "__main__":
