@@ -80,10 +80,15 @@ class GrantActivities:
         except IntegrationError as exc:
             raise ApplicationError(str(exc), type="IntegrationError", non_retryable=not exc.retryable) from None
 
-    @staticmethod
-    def _context(op: ItemOp) -> GrantContext:
+    def _context(self, op: ItemOp) -> GrantContext:
+        # The seed makes credentials a function of the request: every item and every retry agree on them.
         return GrantContext(
-            request_id=op.request_id, requester=op.requester, grantee=op.grantee, item=op.item, expires_at=op.expires_at
+            request_id=op.request_id,
+            requester=op.requester,
+            grantee=op.grantee,
+            item=op.item,
+            expires_at=op.expires_at,
+            secret_seed=self.secrets.seed() if self.secrets is not None else None,
         )
 
     async def _call(self, what: str, op: ItemOp, integ: Integration | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationError, field_validator
 
 from grantflow.durations import DurationError, parse_duration
+from grantflow.pgprivileges import PrivilegeError, as_tokens, parse_privileges, permission_table
 
 SHIPPED_EXAMPLE = Path(__file__).parent / "examples" / "grantflow.yml"
 
@@ -81,6 +82,9 @@ class PostgresIntegration(IntegrationBase):
     exclude: list[str] = Field(default_factory=list)
     host: str | None = None
     port: int | None = None
+    # On revoke, hand the objects the grantee created to the no-privilege role `grantflow_orphans`
+    # (defused) instead of dropping them.
+    keep_objects: bool = False
 
 
 Integration = Annotated[ScriptIntegration | PostgresIntegration, Field(discriminator="type")]
@@ -339,6 +343,12 @@ def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...]
         else:
             if rtype is not None and rtype != "*" and rtype not in integration.resource_types:
                 problems.append((type_path, f'integration "{integ}" has no resource type "{rtype}"'))
+            elif perm is not None and perm != "*" and perm not in permission_table(integration.permissions):
+                problems.append(((*path, "permission"), f'integration "{integ}" has no permission "{perm}"'))
+
+    for i_i, integration in enumerate(cfg.integrations):
+        if isinstance(integration, PostgresIntegration):
+            problems += _permission_problems(("integrations", i_i, "permissions"), integration)
 
     for b_i, b in enumerate(cfg.bundles):
         for it_i, it in enumerate(b.items):
@@ -357,6 +367,13 @@ def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...]
                     problems.append(((*gpath, "bundle"), f'unknown bundle "{fg.bundle}"'))
             else:
                 check_item(gpath, fg.integration, None, None)
+                target = cfg.integration(fg.integration)
+                if isinstance(target, PostgresIntegration):
+                    known = permission_table(target.permissions)
+                    for p_i, perm in enumerate(fg.permissions):
+                        if perm != "*" and perm not in known:
+                            problems.append(((*gpath, "permissions", p_i),
+                                             f'integration "{fg.integration}" has no permission "{perm}"'))
                 for t_i, t in enumerate(fg.resource_types if cfg.integration(fg.integration) else []):
                     check_item(gpath, fg.integration, t, None, type_at=(*gpath, "resource_types", t_i))
         if f.max_duration <= 0:
@@ -374,6 +391,31 @@ def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...]
             problems.append(((*base, "approvals_required"), "is more than the number of people who can approve"))
         if f.extension.enabled and f.extension.duration <= 0:
             problems.append(((*base, "extension", "duration"), "must be greater than 0"))
+    return problems
+
+
+def _permission_problems(at: tuple[str | int, ...],
+                         integration: PostgresIntegration) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every permission of a postgresql integration resolved as the driver will resolve it; each bad
+    token reported where it is written."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    table = permission_table(integration.permissions)
+    for name, value in integration.permissions.items():
+        tokens = as_tokens(value)
+        for t_i, token in enumerate(tokens):
+            where = (*at, name, t_i) if isinstance(value, list) else (*at, name)
+            if " ".join(token.split()) in table:
+                continue  # another permission: reported where it is defined
+            try:
+                parse_privileges([token], {})
+            except PrivilegeError as exc:
+                problems.append((where, str(exc)))
+        try:
+            if parse_privileges(tokens, table, (name,)).empty:
+                problems.append(((*at, name), "maps to no privileges"))
+        except PrivilegeError as exc:
+            if "refers to itself" in str(exc):
+                problems.append(((*at, name), str(exc)))
     return problems
 
 

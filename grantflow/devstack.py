@@ -218,13 +218,14 @@ def run_dev(slack: bool = True, postgres: bool = True) -> int:
             wait_listening(settings.temporal_address, proc)
             ui = f"http://localhost:{ui_port}"
         if postgres and "DEMO_PG_DSN" not in env:
-            from grantflow.pgserver import PgServer, ensure_demo_schema
+            from grantflow.pgserver import PgServer, ensure_demo_admin, ensure_demo_schema
 
             console.print(f"Starting the demo PostgreSQL (data: {state}/pg)")
             pg = PgServer(state / "pg")
             pg.start()
             ensure_demo_schema(pg.admin_dsn)
-            env["DEMO_PG_DSN"] = pg.admin_dsn
+            # The worker gets a non-superuser admin (CREATEROLE, owner of the demo database), as in production.
+            env["DEMO_PG_DSN"] = ensure_demo_admin(pg.admin_dsn)
         children.start("worker", [sys.executable, "-m", "worker"], env)
         apply_dev_schedules(settings.model_copy(update={"encryption_keys": env["GRANTFLOW_ENCRYPTION_KEYS"]}))
         if slack and env.get("SLACK_BOT_TOKEN") and (env.get("SLACK_APP_TOKEN") or env.get("SLACK_SIGNING_SECRET")):

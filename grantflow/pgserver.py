@@ -121,13 +121,15 @@ class PgServer:
     """
 
     def __init__(self, data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR, *, port: int | None = None,
-                 host: str = "127.0.0.1", durable: bool = True, start_timeout: int = 60):
+                 host: str = "127.0.0.1", durable: bool = True, start_timeout: int = 60,
+                 max_connections: int = 100):
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.host = host
         self._requested_port = port
         self.port = 0
         self.durable = durable
         self.start_timeout = start_timeout
+        self.max_connections = max_connections
         self.password = ""
         self._bin = _bin_dir()
         self._user: str | None = None
@@ -151,6 +153,13 @@ class PgServer:
     @property
     def running(self) -> bool:
         return self._running
+
+    @property
+    def socket_dir(self) -> Path:
+        """The Unix-socket directory (local connections there are trusted, see the module docstring)."""
+        if self._socket_dir is None:
+            raise PgServerError("the PostgreSQL server is not running")
+        return self._socket_dir
 
     @property
     def log_file(self) -> Path:
@@ -301,7 +310,7 @@ class PgServer:
             f"port = {self.port}",
             f"unix_socket_directories = '{self._socket_dir}'",
             "password_encryption = 'scram-sha-256'",
-            "max_connections = 100",
+            f"max_connections = {self.max_connections}",
         ]
         if not self.durable:
             lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
@@ -395,3 +404,44 @@ def ensure_demo_schema(dsn: str) -> str:
                     [(item, cents, email) for email, item, cents in _DEMO_ORDERS],
                 )
     return demo_dsn
+
+
+DEMO_ADMIN = "grantflow_demo_admin"
+
+
+def ensure_demo_admin(dsn: str) -> str:
+    """The demo's admin for the worker, as deploy/postgres-init/ makes one for the compose stack: not a
+    superuser, CREATEROLE, owner of the demo database and of everything in it (so it holds every grant
+    option there and nowhere else). Returns its DSN to the demo database, with a new password each call.
+
+    Only this set-up needs the superuser (creating the database and the role, handing over ownership);
+    the worker never gets the superuser's DSN. The password goes over as a SCRAM verifier, never in clear.
+    """
+    password = secrets.token_urlsafe(24)
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        verifier = conn.pgconn.encrypt_password(password.encode(), DEMO_ADMIN.encode(), b"scram-sha-256").decode()
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (DEMO_ADMIN,)).fetchone()
+        with contextlib.suppress(psycopg.errors.DuplicateObject):
+            conn.execute(sql.SQL("{} ROLE {} WITH LOGIN CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION "
+                                 "NOBYPASSRLS PASSWORD {}").format(
+                sql.SQL("ALTER" if exists else "CREATE"), sql.Identifier(DEMO_ADMIN), sql.Literal(verifier)))
+        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(DEMO_DATABASE),
+                                                                   sql.Identifier(DEMO_ADMIN)))
+    with psycopg.connect(_with_dbname(dsn, DEMO_DATABASE), autocommit=True, connect_timeout=10) as conn:
+        # What a superuser made in the demo database (the demo tables, a test's extra schema) changes hands;
+        # `public` belongs to pg_database_owner, i.e. already to the new database owner.
+        owned_by_superusers = (
+            "SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolsuper AND n.nspname NOT LIKE 'pg\\_%%' "
+            "AND n.nspname <> 'information_schema' AND (c.relkind IN ('r', 'p', 'v', 'm') OR (c.relkind = 'S' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))))")
+        for (schema,) in conn.execute(
+                "SELECT n.nspname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE r.rolsuper "
+                "AND n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema'").fetchall():
+            conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(schema),
+                                                                     sql.Identifier(DEMO_ADMIN)))
+        kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
+        for schema, name, kind in conn.execute(owned_by_superusers).fetchall():
+            conn.execute(sql.SQL("ALTER {} {} OWNER TO {}").format(
+                sql.SQL(kinds[kind]), sql.Identifier(schema, name), sql.Identifier(DEMO_ADMIN)))
+    return psycopg.conninfo.make_conninfo(dsn, user=DEMO_ADMIN, password=password, dbname=DEMO_DATABASE)

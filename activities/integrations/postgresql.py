@@ -22,27 +22,37 @@ its natural object (CONNECT, TEMPORARY → database; USAGE, CREATE → schema; S
 table); `database:`, `schema:`, `table:` or `sequence:` in front says otherwise (`sequence:USAGE`).
 CONNECT and schema USAGE are always added: without them no other privilege can be used.
 
-The role is `gf_<grantee local part>_<request id>` with a random password and `VALID UNTIL` the
-request's expiry, so PostgreSQL itself refuses new logins after the expiry even if grantflow is down
-(sessions already open continue until revoke terminates them). Every identifier and literal in SQL is
-composed with `psycopg.sql`; resource names are only ever compared as query parameters first.
-The admin DSN (a superuser, read from the environment variable `dsn_env`) never appears in messages.
+The role is `gf_<grantee local part>_<request id>` with a password derived from the worker's secret seed
+(every item of a request and every retry agree on it) and `VALID UNTIL` the request's expiry, so
+PostgreSQL itself refuses new logins after the expiry even if grantflow is down (sessions already open
+continue until revoke terminates them). The password is sent as a SCRAM-SHA-256 verifier computed
+client-side: the clear password never crosses the wire nor reaches the server log. Every identifier and
+literal in SQL is composed with `psycopg.sql`; resource names are only ever compared as query parameters
+first. The admin DSN (read from the environment variable `dsn_env`) never appears in messages; it needs
+CREATEROLE and grant options on what it offers, not superuser.
+
+Revocation hands nothing up: the objects the role created are dropped (`DROP OWNED ... CASCADE`, which
+also drops triggers others' tables got from the role's functions). With `keep_objects: true` they are
+reassigned to `grantflow_orphans` instead, a NOLOGIN NOINHERIT role with no privileges; its routines are
+made SECURITY INVOKER and executable by no one else, and triggers the role hung on tables it does not
+own are dropped, so nothing it left runs with anyone's privileges but the caller's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import fnmatch
 import hashlib
 import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -51,13 +61,17 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from activities.integrations.base import GrantContext, Integration, IntegrationError
 from grantflow.config import PostgresIntegration
+from grantflow.pgprivileges import DEFAULT_PERMISSIONS, PrivilegeError, Privileges, permission_table
+from grantflow.pgprivileges import parse_privileges as _parse_privileges
+
+__all__ = ["DEFAULT_PERMISSIONS", "PostgresIntegrationDriver", "Privileges", "parse_privileges", "role_name"]
 
 ROLE_PREFIX = "gf_"
+ORPHAN_ROLE = "grantflow_orphans"
 MAX_IDENTIFIER_BYTES = 63
 CONNECT_TIMEOUT = 10
 SESSION_GONE_TIMEOUT = 5.0
 
-ObjectKind = Literal["database", "schema", "table", "sequence"]
 
 
 def role_password(role: str, seed: bytes | None) -> str:
@@ -68,58 +82,12 @@ def role_password(role: str, seed: bytes | None) -> str:
     digest = hmac.new(seed, f"pg-password:{role}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
-_PRIVILEGES: dict[ObjectKind, frozenset[str]] = {
-    "database": frozenset({"CONNECT", "CREATE", "TEMPORARY", "ALL"}),
-    "schema": frozenset({"USAGE", "CREATE", "ALL"}),
-    "table": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER",
-                        "MAINTAIN", "ALL"}),
-    "sequence": frozenset({"USAGE", "SELECT", "UPDATE", "ALL"}),
-}
-_NATURAL_KIND: dict[str, ObjectKind] = {
-    "CONNECT": "database", "TEMPORARY": "database",
-    "USAGE": "schema", "CREATE": "schema",
-    **{p: "table" for p in _PRIVILEGES["table"]},
-}
-_ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
-
-DEFAULT_PERMISSIONS: dict[str, list[str]] = {
-    "read": ["CONNECT", "USAGE", "SELECT"],
-    "write": ["read", "INSERT", "UPDATE", "DELETE", "sequence:USAGE", "sequence:SELECT"],
-    "admin": ["write", "ALL", "sequence:ALL", "CREATE"],
-}
-
 _TABLE_RELKINDS = ("r", "p", "v", "m", "f")
 _SYSTEM_SCHEMA_FILTER = "n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema'"
 
 # SQLSTATE classes after which a retry can succeed: connection, transaction rollback, resources,
 # object in use, operator intervention, system and internal errors ("tuple concurrently updated").
 _RETRYABLE_CLASSES = ("08", "40", "53", "55", "57", "58", "XX")
-
-
-@dataclass(frozen=True)
-class Privileges:
-    """Privileges per object kind; what a permission name resolves to."""
-
-    database: frozenset[str] = frozenset()
-    schema: frozenset[str] = frozenset()
-    table: frozenset[str] = frozenset()
-    sequence: frozenset[str] = frozenset()
-
-    def add(self, kind: ObjectKind, privilege: str) -> Privileges:
-        current: frozenset[str] = getattr(self, kind)
-        return Privileges(**{**self._as_dict(), kind: current | {privilege}})
-
-    def __or__(self, other: Privileges) -> Privileges:
-        return Privileges(self.database | other.database, self.schema | other.schema,
-                          self.table | other.table, self.sequence | other.sequence)
-
-    def _as_dict(self) -> dict[str, frozenset[str]]:
-        return {"database": self.database, "schema": self.schema, "table": self.table,
-                "sequence": self.sequence}
-
-    @property
-    def empty(self) -> bool:
-        return not (self.database or self.schema or self.table or self.sequence)
 
 
 @dataclass(frozen=True)
@@ -165,41 +133,15 @@ def role_name(grantee: str, request_id: str) -> str:
 
 def parse_privileges(tokens: Iterable[str], permissions: dict[str, list[str]],
                      _seen: tuple[str, ...] = ()) -> Privileges:
-    """Resolve privilege tokens and permission names (recursively) into a `Privileges`."""
-    result = Privileges()
-    for raw in tokens:
-        token = " ".join(raw.split())
-        if not token:
-            continue
-        if token in permissions:
-            if token in _seen:
-                raise IntegrationError(f"permission {token!r} refers to itself", retryable=False)
-            result = result | parse_privileges(permissions[token], permissions, (*_seen, token))
-            continue
-        kind_text, sep, priv_text = token.partition(":")
-        priv = (priv_text if sep else kind_text).strip().upper()
-        priv = _ALIASES.get(priv, priv)
-        if sep:
-            kind = kind_text.strip().lower()
-            if kind not in _PRIVILEGES:
-                raise IntegrationError(f"unknown object kind {kind_text!r} in privilege {token!r} "
-                                       f"(expected database, schema, table or sequence)", retryable=False)
-            if priv not in _PRIVILEGES[kind]:  # type: ignore[index]
-                raise IntegrationError(f"{priv} is not a {kind} privilege (in {token!r})", retryable=False)
-            result = result.add(kind, priv)  # type: ignore[arg-type]
-        elif priv in _NATURAL_KIND:
-            result = result.add(_NATURAL_KIND[priv], priv)
-        else:
-            raise IntegrationError(f"unknown privilege or permission {token!r}", retryable=False)
-    return result
-
-
-def _as_tokens(value: str | list[str]) -> list[str]:
-    return value.split(",") if isinstance(value, str) else list(value)
+    """`grantflow.pgprivileges.parse_privileges`, failing as a permanent integration error."""
+    try:
+        return _parse_privileges(tokens, permissions, _seen)
+    except PrivilegeError as exc:
+        raise IntegrationError(str(exc), retryable=False) from None
 
 
 def _privilege_list(privs: Iterable[str]) -> sql.Composable:
-    """Privileges come from a fixed whitelist (`_PRIVILEGES`), so they are safe as SQL keywords."""
+    """Privileges come from a fixed whitelist (`grantflow.pgprivileges`), so they are safe as SQL keywords."""
     chosen = set(privs)
     if "ALL" in chosen:
         return sql.SQL("ALL PRIVILEGES")
@@ -212,13 +154,19 @@ def _valid_until(expires_at: datetime) -> str:
     return expires_at.isoformat()
 
 
+def _scram_verifier(conn: psycopg.AsyncConnection[Any], role: str, password: str) -> str:
+    """libpq's PQencryptPasswordConn with an explicit algorithm: computed here, no round trip."""
+    return conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+
+
+def _lock_key(name: str) -> sql.Composable:
+    return sql.SQL("hashtextextended({}, 0)").format(sql.Literal(name))
+
+
 class PostgresIntegrationDriver(Integration):
     def __init__(self, config: PostgresIntegration):
         self.config = config
-        self.permissions: dict[str, list[str]] = {
-            **DEFAULT_PERMISSIONS,
-            **{name: _as_tokens(value) for name, value in config.permissions.items()},
-        }
+        self.permissions: dict[str, list[str]] = permission_table(config.permissions)
 
     # --- configuration -------------------------------------------------------------------------
 
@@ -338,9 +286,14 @@ class PostgresIntegrationDriver(Integration):
 
     def _details(self, role: str, password: str, target: Target, ctx: GrantContext) -> dict[str, Any]:
         host, port = self._endpoint()
-        url_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
         database = quote(target.database, safe="")
-        url = f"postgresql://{role}:{quote(password, safe='')}@{url_host}:{port}/{database}"
+        auth = f"{role}:{quote(password, safe='')}"
+        if host.startswith("/"):
+            # A Unix-socket directory cannot sit in the authority part: libpq takes it as a parameter.
+            url = f"postgresql://{auth}@/{database}?host={quote(host, safe='')}&port={port}"
+        else:
+            url_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+            url = f"postgresql://{auth}@{url_host}:{port}/{database}"
         return {
             "host": host,
             "port": port,
@@ -364,9 +317,10 @@ class PostgresIntegrationDriver(Integration):
         async with await self._connect() as conn:
             await self._check_database(conn, target.database)
             await self._lock_role(conn, role)
+            verifier = _scram_verifier(conn, role, password)
             for attempt in range(2):
                 try:
-                    await self._grant_once(target, privs, role, password, ctx)
+                    await self._grant_once(conn, target, privs, role, verifier, ctx)
                     break
                 except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject) as exc:
                     # Created by someone not holding our lock (a person, another tool): ALTER it instead.
@@ -375,18 +329,38 @@ class PostgresIntegrationDriver(Integration):
         return self._details(role, password, target, ctx)
 
     async def _lock_role(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
-        """Serialise grantflow's role and privilege changes, across workers, while `conn` lives.
+        """Serialise grantflow's changes to one role, across workers, while `conn` lives.
 
-        PostgreSQL does not queue concurrent GRANTs on one object (or ALTER ROLEs on one role): the
-        loser fails with "tuple concurrently updated". The changes take milliseconds, so one lock for
-        all of them is simplest. Advisory locks are per database: every holder takes it in the admin
-        DSN's database.
+        Two grants of one request (its items run in parallel) would both CREATE or ALTER the role, and a
+        revoke must not interleave with a grant of the same role. Different roles go in parallel.
+        Advisory locks are per database: every holder takes them in the admin DSN's database.
         """
         try:
             await conn.execute("SET lock_timeout = '30s'")
-            await conn.execute("SELECT pg_advisory_lock(hashtextextended('grantflow:privileges', 0))")
+            await conn.execute(sql.SQL("SELECT pg_advisory_lock({})").format(_lock_key(f"grantflow:role:{role}")))
+        except psycopg.Error as exc:
+            raise self._db_error(exc, f"waiting for other changes to role {role}") from None
+
+    @contextlib.asynccontextmanager
+    async def _acl_section(self, admin: psycopg.AsyncConnection[Any], role: str) -> AsyncIterator[None]:
+        """The one global section: transactions that rewrite privileges on objects shared by roles.
+
+        PostgreSQL does not queue concurrent updates of one catalog row: two GRANTs (or a GRANT and a
+        DROP OWNED) that change the ACL of the same table, schema or database, whoever the grantee,
+        make the later one fail with "tuple concurrently updated". So those transactions, and only
+        they, run one at a time; the caller opens its connection and computes what it needs first, and
+        the lock is released as soon as the transaction has committed.
+        """
+        key = _lock_key("grantflow:acl")
+        try:
+            await admin.execute(sql.SQL("SELECT pg_advisory_lock({})").format(key))
         except psycopg.Error as exc:
             raise self._db_error(exc, f"waiting for other privilege changes (role {role})") from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                await admin.execute(sql.SQL("SELECT pg_advisory_unlock({})").format(key))
 
     async def _check_database(self, conn: psycopg.AsyncConnection[Any], database: str) -> None:
         try:
@@ -401,30 +375,56 @@ class PostgresIntegrationDriver(Integration):
             raise IntegrationError(f"{self.config.id}: database {database!r} does not allow connections",
                                    retryable=False)
 
-    async def _grant_once(self, target: Target, privs: Privileges, role: str, password: str,
-                          ctx: GrantContext) -> None:
+    async def _grant_once(self, admin: psycopg.AsyncConnection[Any], target: Target, privs: Privileges,
+                          role: str, verifier: str, ctx: GrantContext) -> None:
         """One transaction in the target database: lookups, role, grants. Any failure leaves nothing."""
         async with await self._connect(target.database, autocommit=False) as conn:
             try:
-                async with conn.transaction():
+                async with self._acl_section(admin, role), conn.transaction():
+                    await conn.execute("SET LOCAL lock_timeout = '5s'")  # see _disown_in
                     plan = await self._plan(conn, target, privs, role)
                     exists = await (await conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
                                                        (role,))).fetchone()
-                    verb = sql.SQL("ALTER ROLE" if exists else "CREATE ROLE")
-                    await conn.execute(sql.SQL(
-                        "{verb} {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                        "NOBYPASSRLS PASSWORD {pw} VALID UNTIL {until}").format(
-                            verb=verb, role=sql.Identifier(role), pw=sql.Literal(password),
-                            until=sql.Literal(_valid_until(ctx.expires_at))))
+                    if exists:
+                        # Only a superuser may even restate SUPERUSER, REPLICATION, ...: those were set at
+                        # CREATE; a role that has them anyway was not made by us, and is refused.
+                        await conn.execute(sql.SQL("ALTER ROLE {role} WITH LOGIN PASSWORD {pw} VALID UNTIL {until}"
+                                                   ).format(role=sql.Identifier(role), pw=sql.Literal(verifier),
+                                                            until=sql.Literal(_valid_until(ctx.expires_at))))
+                        await self._check_attributes(conn, role)
+                    else:
+                        await conn.execute(sql.SQL(
+                            "CREATE ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                            "NOBYPASSRLS PASSWORD {pw} VALID UNTIL {until}").format(
+                                role=sql.Identifier(role), pw=sql.Literal(verifier),
+                                until=sql.Literal(_valid_until(ctx.expires_at))))
                     await conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
                         sql.Identifier(role),
                         sql.Literal(f"grantflow request {ctx.request_id} for {ctx.grantee}")))
+                    if not exists:
+                        await self._adopt(conn, role)
                     for statement in plan.statements:
                         await conn.execute(statement)
             except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
                 raise
             except psycopg.Error as exc:
                 raise self._db_error(exc, f"granting {ctx.item.permission} on {target.name}") from None
+
+    async def _check_attributes(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
+        row = await (await conn.execute(
+            "SELECT rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls "
+            "OR EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid) FROM pg_roles r "
+            "WHERE rolname = %s", (role,))).fetchone()
+        if row is not None and row[0]:
+            raise IntegrationError(f"{self.config.id}: role {role} already exists with attributes or "
+                                   f"memberships grantflow never gives; refusing to hand it out", retryable=False)
+
+    async def _adopt(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
+        """A non-superuser admin (CREATEROLE) must hold the privileges of a role it made to end its
+        sessions and drop what it owns at revoke time; PostgreSQL 16+ only gives it ADMIN OPTION."""
+        row = await (await conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).fetchone()
+        if row is not None and not row[0]:
+            await conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
 
     async def _plan(self, conn: psycopg.AsyncConnection[Any], target: Target, privs: Privileges,
                     role: str) -> _Plan:
@@ -541,7 +541,7 @@ class PostgresIntegrationDriver(Integration):
         await self.drop_role(role_name(ctx.grantee, ctx.request_id))
 
     async def drop_role(self, role: str) -> None:
-        """Lock the role out, end its sessions, hand its objects to the admin, drop it. Safe to repeat."""
+        """Lock the role out, end its sessions, drop (or quarantine) what it owns, drop it. Safe to repeat."""
         async with await self._connect() as conn:
             await self._lock_role(conn, role)
             try:
@@ -549,22 +549,51 @@ class PostgresIntegrationDriver(Integration):
                                                    (role,))).fetchone()
                 if not exists:
                     return
-                row = await (await conn.execute("SELECT current_user")).fetchone()
-                assert row is not None
-                admin = str(row[0])
                 await conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(role)))
                 await self._end_sessions(conn, role)
-                cur = await conn.execute("SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1")
-                databases = [r[0] for r in await cur.fetchall()]
+                if self.config.keep_objects:
+                    await self._ensure_orphan_role(conn)
+                databases = await self._databases_with_traces(conn, role)
             except psycopg.Error as exc:
                 raise self._db_error(exc, f"locking out role {role}") from None
             for database in databases:
-                await self._disown(database, role, admin)
+                await self._disown(conn, database, role)
             try:
                 await self._end_sessions(conn, role)
                 await conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
             except psycopg.Error as exc:
                 raise self._db_error(exc, f"dropping role {role}") from None
+
+    async def _databases_with_traces(self, conn: psycopg.AsyncConnection[Any], role: str) -> list[str]:
+        """The databases where the role owns something or holds a privilege, from PostgreSQL's own record
+        of it (pg_shdepend, what DROP ROLE checks). Privileges on shared objects (CONNECT on a database)
+        are recorded without a database: they go in the admin DSN's database."""
+        cur = await conn.execute(
+            "SELECT DISTINCT coalesce(d.datname, current_database()) FROM pg_shdepend s "
+            "LEFT JOIN pg_database d ON d.oid = s.dbid "
+            "WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles "
+            "WHERE rolname = %s) AND (d.oid IS NULL OR (d.datallowconn "
+            "AND has_database_privilege(d.datname, 'CONNECT'))) ORDER BY 1", (role,))
+        return [r[0] for r in await cur.fetchall()]
+
+    async def _ensure_orphan_role(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """`grantflow_orphans`: owns what grantees left behind with `keep_objects`; cannot log in, inherits
+        nothing, has no privileges, and no one is a member of it but a non-superuser admin (which needs
+        its privileges for REASSIGN OWNED)."""
+        row = await (await conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).fetchone()
+        superuser = bool(row and row[0])
+        exists = await (await conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                                           (ORPHAN_ROLE,))).fetchone()
+        if not exists:
+            with contextlib.suppress(psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                await conn.execute(sql.SQL(
+                    "CREATE ROLE {} NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                    "NOBYPASSRLS").format(sql.Identifier(ORPHAN_ROLE)))
+                await conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
+                    sql.Identifier(ORPHAN_ROLE),
+                    sql.Literal("grantflow: owns objects kept from revoked grants (keep_objects)")))
+        if not superuser:
+            await conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(ORPHAN_ROLE)))
 
     async def _end_sessions(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
         await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
@@ -577,7 +606,10 @@ class PostgresIntegrationDriver(Integration):
                 return
             await asyncio.sleep(0.05)
 
-    async def _disown(self, database: str, role: str, admin: str) -> None:
+    async def _disown(self, admin: psycopg.AsyncConnection[Any], database: str, role: str) -> None:
+        if database == admin.info.dbname:
+            await self._disown_in(admin, admin, database, role)  # no second connection to the same place
+            return
         try:
             conn = await self._connect(database, autocommit=False)
         except IntegrationError:
@@ -585,15 +617,64 @@ class PostgresIntegrationDriver(Integration):
                 return
             raise
         async with conn:
-            try:
-                async with conn.transaction():
-                    await conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(
-                        sql.Identifier(role), sql.Identifier(admin)))
+            await self._disown_in(admin, conn, database, role)
+
+    async def _disown_in(self, admin: psycopg.AsyncConnection[Any], conn: psycopg.AsyncConnection[Any],
+                         database: str, role: str) -> None:
+        try:
+            async with self._acl_section(admin, role), conn.transaction():
+                # Inside the global section: a table lock held by someone's long query must not stall
+                # every other grant and revoke. Giving up is retryable; the activity tries again.
+                await conn.execute("SET LOCAL lock_timeout = '5s'")
+                if self.config.keep_objects:
+                    await self._quarantine(conn, role)
                     await conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-            except psycopg.errors.UndefinedObject:
-                return  # dropped meanwhile by another attempt
-            except psycopg.Error as exc:
-                raise self._db_error(exc, f"removing privileges of {role} in {database}") from None
+                else:
+                    # CASCADE: a trigger the role hung on someone else's table with its own function
+                    # goes with the function instead of blocking the revoke.
+                    await conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)))
+        except psycopg.errors.UndefinedObject:
+            return  # dropped meanwhile by another attempt
+        except psycopg.Error as exc:
+            raise self._db_error(exc, f"removing privileges of {role} in {database}") from None
+
+    async def _quarantine(self, conn: psycopg.AsyncConnection[Any], role: str) -> None:
+        """Hand the role's objects in this database to `grantflow_orphans`, defused.
+
+        What an attacker could leave behind to run with someone else's privileges: a SECURITY DEFINER
+        routine (runs as its owner), and a trigger on a table it does not own (its function runs as
+        whoever writes to the table, e.g. the admin). Triggers are dropped; routines become SECURITY
+        INVOKER and lose every EXECUTE grant, so only their owner (no one) and superusers can call them.
+        """
+        cur = await conn.execute(
+            "SELECT t.tgname, n.nspname, c.relname FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_roles r ON r.oid = p.proowner "
+            "WHERE NOT t.tgisinternal AND r.rolname = %s AND c.relowner <> p.proowner", (role,))
+        for trigger, schema, table in await cur.fetchall():
+            await conn.execute(sql.SQL("DROP TRIGGER {} ON {}").format(
+                sql.Identifier(trigger), sql.Identifier(schema, table)))
+        await conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+            sql.Identifier(role), sql.Identifier(ORPHAN_ROLE)))
+        cur = await conn.execute(
+            "SELECT p.oid::regprocedure::text, p.prosecdef, "
+            "  ARRAY(SELECT DISTINCT a.grantee FROM aclexplode(p.proacl) a WHERE a.grantee <> p.proowner) "
+            "FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner "
+            "WHERE r.rolname = %s AND p.prokind IN ('f', 'p') AND (p.prosecdef OR p.proacl IS NULL OR "
+            "  EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee <> p.proowner))", (ORPHAN_ROLE,))
+        for signature, secdef, grantees in await cur.fetchall():
+            routine = sql.SQL(signature)  # regprocedure output: quoted, schema-qualified by PostgreSQL
+            if secdef:
+                await conn.execute(sql.SQL("ALTER ROUTINE {} SECURITY INVOKER").format(routine))
+            await conn.execute(sql.SQL("REVOKE ALL ON ROUTINE {} FROM PUBLIC").format(routine))
+            for oid in grantees:
+                if oid == 0:
+                    continue
+                name = await (await conn.execute("SELECT rolname FROM pg_roles WHERE oid = %s",
+                                                 (oid,))).fetchone()
+                if name is not None:
+                    await conn.execute(sql.SQL("REVOKE ALL ON ROUTINE {} FROM {}").format(
+                        routine, sql.Identifier(name[0])))
 
     async def _database_gone(self, database: str) -> bool:
         async with await self._connect() as conn:

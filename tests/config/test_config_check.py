@@ -107,7 +107,22 @@ MIXED = edit(
     ("bundles:\n", "  - id: ldap\n    type: ldap\nbundles:\n"),
 )
 
+# PostgreSQL permissions go through the driver's own parser: every bad privilege, where it is written.
+PRIVILEGES = edit(
+    (
+        "bundles:\n",
+        "  - id: pg\n    type: postgresql\n    dsn_env: PG_DSN\n    permissions:\n"
+        "      read: [CONECT, USAGE, SELECT]\n"
+        "      write: [read, INSERT, USAGE_SEQUENCES]\n"
+        '      audit: "SELECT, schema:SELECT"\n'
+        "      loop: [loop]\n"
+        "bundles:\n",
+    ),
+    ("      - {bundle: pair}\n", "      - {bundle: pair}\n      - {integration: pg, permissions: [write, owner]}\n"),
+)
+
 CASES: dict[str, str | None] = {
+    "privileges.yml": PRIVILEGES,
     "semantic.yml": SEMANTIC,
     "mixed.yml": MIXED,
     "invalid.yml": BASE.replace(
@@ -181,6 +196,23 @@ def test_cross_reference_errors_are_all_reported_with_their_lines(runs: dict[str
         (line_of(SEMANTIC, "bundle: trio"), "access_flows[1].grants[0].bundle", 'unknown bundle "trio"'),
         (line_of(SEMANTIC, "integration: nfs"), "access_flows[1].grants[1].integration", 'unknown integration "nfs"'),
         (line_of(SEMANTIC, "default_duration: 3h"), "access_flows[1].default_duration", "is longer than max_duration"),
+    ]
+
+
+def test_every_bad_postgresql_privilege_is_reported_with_its_line(runs: dict[str, Run]) -> None:
+    run = runs["privileges.yml"]
+    assert run.returncode == 2 and run.stdout == ""
+    got = [(int(p["line"]), p["path"], p["message"]) for p in run.problems()]
+    assert got == [
+        (line_of(PRIVILEGES, "CONECT"), "integrations[1].permissions.read[0]",
+         "unknown privilege or permission 'CONECT'"),
+        (line_of(PRIVILEGES, "USAGE_SEQUENCES"), "integrations[1].permissions.write[2]",
+         "unknown privilege or permission 'USAGE_SEQUENCES'"),
+        (line_of(PRIVILEGES, "schema:SELECT"), "integrations[1].permissions.audit",
+         "SELECT is not a schema privilege (in 'schema:SELECT')"),
+        (line_of(PRIVILEGES, "loop: [loop]"), "integrations[1].permissions.loop", "permission 'loop' refers to itself"),
+        (line_of(PRIVILEGES, "[write, owner]"), "access_flows[1].grants[1].permissions[1]",
+         'integration "pg" has no permission "owner"'),
     ]
 
 

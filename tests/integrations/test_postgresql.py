@@ -209,7 +209,7 @@ async def test_extend_of_a_missing_role_is_a_clear_error(driver: PostgresIntegra
 # --- revoke -----------------------------------------------------------------------------------
 
 
-async def test_revoke_ends_sessions_reassigns_objects_drops_role(driver: PostgresIntegrationDriver) -> None:
+async def test_revoke_ends_sessions_drops_objects_and_role(driver: PostgresIntegrationDriver) -> None:
     bystander = await driver.grant(ctx("orders.customers", "read", grantee="carol@example.com"))
     c = ctx("orders.analytics", "admin", "schema", grantee="dave@example.com")
     details = await driver.grant(c)
@@ -229,8 +229,7 @@ async def test_revoke_ends_sessions_reassigns_objects_drops_role(driver: Postgre
         row = await (await conn.execute(
             "SELECT tableowner FROM pg_tables WHERE schemaname = 'analytics' AND tablename = 'dave_scratch'"
         )).fetchone()
-        assert row == ("postgres",)
-        await conn.execute("DROP TABLE analytics.dave_scratch")
+        assert row is None  # dropped with the role, not handed to the admin
     async with await login(bystander) as conn:
         await conn.execute("SELECT 1 FROM customers")
 
@@ -368,24 +367,19 @@ async def test_list_resources_honours_include_and_exclude() -> None:
         await make_driver(resource_types=["database"]).list_resources("table")
 
 
-async def test_concurrent_grants_for_one_request_share_one_role(driver: PostgresIntegrationDriver) -> None:
-    a = ctx("orders.customers", "read", request_id="concurrent1")
-    b = ctx("orders.orders", "read", request_id="concurrent1")
+async def test_concurrent_grants_for_one_request_share_one_working_password(
+        driver: PostgresIntegrationDriver) -> None:
+    seed = b"s" * 32
+    a = ctx("orders.customers", "read", request_id="concurrent1").model_copy(update={"secret_seed": seed})
+    b = ctx("orders.orders", "read", request_id="concurrent1").model_copy(update={"secret_seed": seed})
     details = await asyncio.gather(driver.grant(a), driver.grant(b))
     assert details[0]["user"] == details[1]["user"]
     assert [r for r in await gf_roles() if r == details[0]["user"]] == [details[0]["user"]]
-    # Each grant sets a new password; whichever ran last holds the one that works.
-    for d in details:
-        try:
-            conn = await login(d)
-        except psycopg.OperationalError:
-            continue
-        async with conn:
+    assert details[0]["password"] == details[1]["password"]
+    for d in details:  # every password handed out logs in, not just the last one set
+        async with await login(d) as conn:
             await conn.execute("SELECT 1 FROM customers")
             await conn.execute("SELECT 1 FROM orders")
-        break
-    else:
-        pytest.fail("no returned password works")
 
 
 async def test_concurrent_grants_and_revokes_on_one_table(driver: PostgresIntegrationDriver) -> None:
@@ -422,3 +416,255 @@ def test_pgserver_reuses_its_data_dir_and_stops_cleanly(tmp_path: Path) -> None:
         first.stop()
     assert not first.running
     assert stat.S_IMODE((data / "grantflow-admin.pw").stat().st_mode) == 0o600
+
+
+# --- security: revocation hands nothing up (issue 10, point 1) ---------------------------------
+
+MALLORY = "mallory_unprivileged"
+
+_SUPERUSER_OWNED = """
+SELECT 'class ' || c.oid::regclass::text FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolsuper
+UNION ALL SELECT 'routine ' || p.oid::regprocedure::text FROM pg_proc p
+  JOIN pg_roles r ON r.oid = p.proowner WHERE r.rolsuper
+UNION ALL SELECT 'schema ' || n.nspname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE r.rolsuper
+UNION ALL SELECT 'type ' || t.oid::regtype::text FROM pg_type t JOIN pg_roles r ON r.oid = t.typowner WHERE r.rolsuper
+"""
+
+
+async def superuser_owned(database: str = "orders") -> set[str]:
+    async with await admin(database) as conn:
+        return {r[0] for r in await (await conn.execute(_SUPERUSER_OWNED)).fetchall()}
+
+
+@pytest.fixture()
+async def mallory(pg_server: PgServer) -> AsyncIterator[str]:
+    """Another ordinary login role of the target database, who would like to be superuser."""
+    async with await admin("postgres") as conn:
+        await conn.execute(f"DROP ROLE IF EXISTS {MALLORY}")
+        await conn.execute(f"CREATE ROLE {MALLORY} LOGIN PASSWORD 'mallory-pw'")
+        await conn.execute(f"GRANT CONNECT ON DATABASE orders TO {MALLORY}")
+    yield f"postgresql://{MALLORY}:mallory-pw@127.0.0.1:{pg_server.port}/orders"
+    async with await admin("orders") as conn:
+        await conn.execute(f"DROP OWNED BY {MALLORY}")
+    async with await admin("postgres") as conn:
+        await conn.execute(f"DROP OWNED BY {MALLORY}")
+        await conn.execute(f"DROP ROLE {MALLORY}")
+
+
+async def plant(details: dict[str, Any]) -> None:
+    """What a grantee with `admin` could leave behind to keep more than it was given."""
+    async with await login(details) as conn:
+        await conn.execute("CREATE TABLE public.loot (id int)")
+        await conn.execute("CREATE VIEW public.loot_view AS SELECT * FROM public.loot")
+        await conn.execute(
+            "CREATE FUNCTION public.steal() RETURNS text LANGUAGE sql SECURITY DEFINER AS "
+            "$$ SELECT string_agg(rolname || ':' || coalesce(rolpassword, ''), ',') FROM pg_authid $$")
+        await conn.execute("GRANT EXECUTE ON FUNCTION public.steal() TO PUBLIC")
+        await conn.execute("GRANT SELECT ON public.loot, public.loot_view TO PUBLIC")
+        # A trojan: its function would run as whoever writes to customers next, e.g. the admin.
+        await conn.execute("CREATE FUNCTION public.trojan() RETURNS trigger LANGUAGE plpgsql AS "
+                           "$$ BEGIN RETURN NEW; END $$")
+        await conn.execute("CREATE TRIGGER trojan BEFORE INSERT ON public.customers "
+                           "FOR EACH ROW EXECUTE FUNCTION public.trojan()")
+
+
+async def triggers_on_customers() -> list[str]:
+    async with await admin() as conn:
+        cur = await conn.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.customers'::regclass "
+                                 "AND NOT tgisinternal")
+        return [r[0] for r in await cur.fetchall()]
+
+
+async def test_revoke_drops_what_the_grantee_created(driver: PostgresIntegrationDriver, mallory: str) -> None:
+    before = await superuser_owned()
+    c = ctx("orders.public", "admin", "schema", grantee="eve@example.com")
+    details = await driver.grant(c)
+    await plant(details)
+    async with await psycopg.AsyncConnection.connect(mallory, autocommit=True) as conn:
+        # While granted it runs as its owner, the grantee, who may not read pg_authid.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="pg_authid"):
+            await conn.execute("SELECT public.steal()")
+
+    await driver.revoke(c)
+
+    async with await psycopg.AsyncConnection.connect(mallory, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            await conn.execute("SELECT public.steal()")
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            await conn.execute("SELECT * FROM public.loot_view")
+    assert await triggers_on_customers() == []
+    assert await superuser_owned() == before
+
+
+async def test_keep_objects_hands_them_to_a_powerless_role_defused(mallory: str) -> None:
+    d = make_driver(keep_objects=True)
+    before = await superuser_owned()
+    c = ctx("orders.public", "admin", "schema", grantee="eve@example.com")
+    details = await d.grant(c)
+    try:
+        await plant(details)
+        await d.revoke(c)
+
+        assert not await role_exists(details["user"])
+        async with await admin() as conn:
+            cur = await conn.execute(
+                "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+                "WHERE c.relname IN ('loot', 'loot_view') ORDER BY 1")
+            assert await cur.fetchall() == [("loot", "grantflow_orphans"), ("loot_view", "grantflow_orphans")]
+            cur = await conn.execute("SELECT proname, pg_get_userbyid(proowner), prosecdef FROM pg_proc "
+                                     "WHERE proname IN ('steal', 'trojan') ORDER BY 1")
+            assert await cur.fetchall() == [("steal", "grantflow_orphans", False),
+                                            ("trojan", "grantflow_orphans", False)]
+            cur = await conn.execute(
+                "SELECT rolcanlogin, rolinherit, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, "
+                "rolreplication, (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid) "
+                "FROM pg_roles r WHERE rolname = 'grantflow_orphans'")
+            assert await cur.fetchone() == (False, False, False, False, False, False, False, 0)
+        async with await psycopg.AsyncConnection.connect(mallory, autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                await conn.execute("SELECT public.steal()")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                await conn.execute("ALTER FUNCTION public.steal() SECURITY DEFINER")
+        assert await triggers_on_customers() == []
+        assert await superuser_owned() == before
+    finally:
+        async with await admin() as conn:
+            await conn.execute("DROP OWNED BY grantflow_orphans CASCADE")
+        await d.drop_role(details["user"])
+
+
+# --- every credential shown works (point 2) ----------------------------------------------------
+
+
+async def test_grant_twice_with_a_seed_keeps_one_working_password(driver: PostgresIntegrationDriver) -> None:
+    c = ctx("orders.customers", "read").model_copy(update={"secret_seed": b"k" * 32})
+    first = await driver.grant(c)
+    second = await driver.grant(c)
+    assert first["password"] == second["password"]
+    async with await login(first) as conn:
+        await conn.execute("SELECT 1 FROM customers")
+
+
+async def test_grant_activity_items_and_retries_agree_on_the_password(tmp_path: Path) -> None:
+    """The activity, as the worker runs it: two items of one request, then a retry of the first."""
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.grants import GrantActivities
+    from grantflow.config import ConfigSource
+    from grantflow.ops import ItemOp
+    from grantflow.secrets import SecretVault
+    from grantflow.store import Store
+
+    config = tmp_path / "grantflow.yml"
+    config.write_text(f"integrations:\n  - {{id: demo-postgres, type: postgresql, dsn_env: {DSN_ENV}}}\n")
+    store = Store(f"sqlite:///{tmp_path}/gf.db")
+    store.create_all()
+    vault = SecretVault(store, "t1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+    acts = GrantActivities(ConfigSource(config), tmp_path, vault)
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    ops = [ItemOp(request_id="seedwire1", requester="alice@example.com", grantee="alice@example.com",
+                  item=GrantItem(integration="demo-postgres", resource_type="table", resource=f"orders.{t}",
+                                 permission="read"), expires_at=expires) for t in ("customers", "orders")]
+    env = ActivityEnvironment()
+    try:
+        for op in (*ops, ops[0]):  # the last one: the worker died after granting and the activity retries
+            await env.run(acts.grant_item, op)
+        shown = vault.get("seedwire1")
+        assert len(shown) == 2
+        for details in shown.values():
+            async with await psycopg.AsyncConnection.connect(
+                    host=details["host"], port=int(details["port"]), dbname=details["database"],
+                    user=details["user"], password=details["password"], autocommit=True) as conn:
+                await conn.execute("SELECT 1 FROM customers")
+                await conn.execute("SELECT 1 FROM orders")
+    finally:
+        for op in ops:
+            await env.run(acts.revoke_item, op)
+    assert not await role_exists(role_name("alice@example.com", "seedwire1"))
+
+
+# --- the password never reaches the server log (point 4) -----------------------------------------
+
+
+async def test_password_is_not_in_the_server_log(pg_server: PgServer, driver: PostgresIntegrationDriver) -> None:
+    async with await admin("postgres") as conn:
+        await conn.execute("ALTER SYSTEM SET log_statement = 'all'")
+        await conn.execute("SELECT pg_reload_conf()")
+    try:
+        await asyncio.sleep(0.5)  # the postmaster applies the reload before new backends start
+        start = pg_server.log_file.stat().st_size
+        c = ctx("orders.customers", "read").model_copy(update={"secret_seed": b"l" * 32})
+        details = await driver.grant(c)
+        await driver.grant(c)  # the ALTER ROLE path too
+        async with await login(details) as conn:
+            await conn.execute("SELECT 1 FROM customers")
+        with pg_server.log_file.open("rb") as f:
+            f.seek(start)
+            logged = f.read().decode("utf-8", "replace")
+        assert f'CREATE ROLE "{details["user"]}"' in logged and f'ALTER ROLE "{details["user"]}"' in logged
+        assert "SCRAM-SHA-256$4096:" in logged
+        assert details["password"] not in logged
+    finally:
+        async with await admin("postgres") as conn:
+            await conn.execute("ALTER SYSTEM RESET log_statement")
+            await conn.execute("SELECT pg_reload_conf()")
+
+
+# --- the psql line connects, whatever the DSN's shape (point 5) ----------------------------------
+
+
+def psql_url(details: dict[str, Any]) -> str:
+    line: str = details["psql"]
+    assert line.startswith('psql "') and line.endswith('"')
+    return line[len('psql "'):-1]
+
+
+async def test_psql_line_connects_over_tcp(driver: PostgresIntegrationDriver) -> None:
+    details = await driver.grant(ctx("orders.customers"))
+    async with await psycopg.AsyncConnection.connect(psql_url(details), autocommit=True) as conn:
+        row = await (await conn.execute("SELECT current_user, count(*) FROM customers")).fetchone()
+        assert row is not None and row[0] == details["user"]
+
+
+async def test_psql_line_connects_over_a_unix_socket(pg_server: PgServer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    socket_dir = str(pg_server.socket_dir)
+    monkeypatch.setenv("GF_TEST_PG_SOCKET", f"host={socket_dir} port={pg_server.port} user=postgres "
+                                            f"password={pg_server.password} dbname=postgres")
+    d = make_driver(dsn_env="GF_TEST_PG_SOCKET")
+    details = await d.grant(ctx("orders.customers"))
+    try:
+        assert details["host"] == socket_dir
+        url = psql_url(details)
+        assert url.startswith(f"postgresql://{details['user']}:") and "@/orders?host=" in url
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            row = await (await conn.execute("SELECT current_user, count(*) FROM customers")).fetchone()
+            assert row is not None and row[0] == details["user"]
+    finally:
+        await d.drop_role(details["user"])
+
+
+# --- revokes of different roles do not wait for each other (point 6) ----------------------------
+
+
+async def test_a_stuck_revoke_does_not_hold_up_another_roles_revoke(driver: PostgresIntegrationDriver) -> None:
+    stuck, free = ctx("orders.customers", grantee="stuck@example.com"), ctx("orders.customers",
+                                                                            grantee="free@example.com")
+    await driver.grant(stuck)
+    await driver.grant(free)
+    stuck_role = role_name(stuck.grantee, stuck.request_id)
+    # Someone (a DBA, another tool) holds the stuck role's catalog row in an open transaction.
+    blocker = await admin("postgres")
+    await blocker.set_autocommit(False)
+    await blocker.execute(f'ALTER ROLE "{stuck_role}" CONNECTION LIMIT 5')
+    slow = asyncio.ensure_future(driver.revoke(stuck))
+    try:
+        await asyncio.sleep(1.0)
+        assert not slow.done()
+        await asyncio.wait_for(driver.revoke(free), timeout=10)
+        assert not await role_exists(role_name(free.grantee, free.request_id))
+    finally:
+        await blocker.rollback()
+        await blocker.close()
+        await asyncio.wait_for(slow, timeout=30)
+    assert not await role_exists(stuck_role)

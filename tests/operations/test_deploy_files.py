@@ -158,3 +158,94 @@ def test_docs_describe_the_same_stack(compose: dict[str, Any]) -> None:
             assert var in documented, f"{var} ({name}) is not documented"
     for name in SEARCH_ATTRIBUTES:
         assert f"`{name}`" in operators
+
+
+# --- deployment defaults (issue 10, point 16) ----------------------------------------------------
+
+
+def test_temporal_and_its_ui_are_published_on_loopback_only(compose: dict[str, Any]) -> None:
+    s = services(compose)
+    for name, port in (("temporal", 7233), ("temporal-ui", 8080), ("codec-server", 8081)):
+        specs = [str(p) for p in s[name]["ports"]]
+        assert specs and all(p.startswith("127.0.0.1:") for p in specs), f"{name} publishes {specs}"
+        assert published(s[name])[port] == port
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    for needed in ("mTLS", "authorizer", "authenticating proxy", "127.0.0.1:7233", "127.0.0.1:8080"):
+        assert needed in deploy, f"docs/deploy.md does not say {needed!r}"
+
+
+def demo_dsn(compose: dict[str, Any]) -> Any:
+    raw = env(services(compose)["worker"])["DEMO_PG_DSN"]
+    return urlparse(re.sub(r"\$\{(\w+):-([^}]*)\}", r"\2", raw))
+
+
+def test_the_demo_admin_is_not_temporals_superuser_nor_on_its_databases(compose: dict[str, Any]) -> None:
+    dsn = demo_dsn(compose)
+    superuser = env(services(compose)["postgresql"])["POSTGRES_USER"]
+    assert dsn.username and dsn.username != superuser and dsn.username != "grantflow"
+    database = dsn.path.lstrip("/")
+    grantflow_db = urlparse(env(services(compose)["worker"])["DATABASE_URL"]).path.lstrip("/")
+    assert database not in {"temporal", "temporal_visibility", grantflow_db, "postgres"}
+    cfg = load_config(ROOT / "grantflow" / "examples" / "grantflow.yml")
+    for integration in cfg.integrations:
+        if isinstance(integration, PostgresIntegration):
+            for db in ("temporal", "temporal_visibility", grantflow_db):
+                assert db in integration.exclude and f"{db}.*" in integration.exclude, f"{db} is offered"
+
+
+async def test_the_init_scripts_make_a_working_non_superuser_demo_admin(compose: dict[str, Any],
+                                                                       tmp_path: Path) -> None:
+    """Run deploy/postgres-init/*.sql as the postgres image would (psql, as the superuser), then grant and
+    revoke through the demo integration with the compose file's DEMO_PG_DSN pointed at that server."""
+    import asyncio
+    import os
+    import subprocess
+    from datetime import UTC, datetime, timedelta
+
+    import psycopg
+
+    from activities.integrations.base import GrantContext
+    from activities.integrations.postgresql import PostgresIntegrationDriver
+    from grantflow.models import GrantItem
+    from grantflow.pgserver import PgServer, _bin_dir
+
+    dsn = demo_dsn(compose)
+    with PgServer(tmp_path / "pg", durable=False) as server:
+        for script in sorted((ROOT / "deploy" / "postgres-init").glob("*.sql")):
+            subprocess.run([str(_bin_dir() / "psql"), "-v", "ON_ERROR_STOP=1", "-q", "-f", str(script),
+                            server.admin_dsn], check=True, capture_output=True, text=True, timeout=60)
+        with psycopg.connect(server.admin_dsn) as conn:
+            row = conn.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = %s",
+                               (dsn.username,)).fetchone()
+        assert row == (False, True)
+        admin_dsn = f"postgresql://{dsn.username}:{dsn.password}@127.0.0.1:{server.port}{dsn.path}"
+        os.environ["GF_DEPLOY_DEMO_DSN"] = admin_dsn
+        try:
+            driver = PostgresIntegrationDriver(PostgresIntegration.model_validate(
+                {"id": "demo-postgres", "type": "postgresql", "dsn_env": "GF_DEPLOY_DEMO_DSN"}))
+            database = dsn.path.lstrip("/")
+
+            def item(permission: str, grantee: str) -> GrantContext:
+                return GrantContext(
+                    request_id=f"deploy{permission}", requester=grantee, grantee=grantee, secret_seed=b"d" * 32,
+                    item=GrantItem(integration="demo-postgres", resource_type="database", resource=database,
+                                   permission=permission), expires_at=datetime.now(UTC) + timedelta(hours=1))
+
+            write, admin = item("write", "bob@example.com"), item("admin", "carol@example.com")
+            granted = await asyncio.gather(driver.grant(write), driver.grant(admin))
+            assert await driver.grant(write) == granted[0]  # a retry ALTERs the role: allowed without superuser
+            with psycopg.connect(host="127.0.0.1", port=server.port, dbname=database, user=granted[0]["user"],
+                                 password=granted[0]["password"], autocommit=True) as conn:
+                conn.execute("INSERT INTO customers (name, email) VALUES ('b', 'bob@example.com')")
+            with psycopg.connect(host="127.0.0.1", port=server.port, dbname=database, user=granted[1]["user"],
+                                 password=granted[1]["password"], autocommit=True) as conn:
+                conn.execute("CREATE TABLE public.carols (id int)")
+                conn.execute("CREATE FUNCTION public.carols_fn() RETURNS int LANGUAGE sql SECURITY DEFINER "
+                             "AS $$ SELECT 1 $$")
+            await asyncio.gather(driver.revoke(write), driver.revoke(admin))
+            with psycopg.connect(server.dsn(database)) as conn:
+                assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'gf\\_%'").fetchone() == (0,)
+                assert conn.execute("SELECT to_regclass('public.carols'), to_regproc('public.carols_fn')"
+                                    ).fetchone() == (None, None)
+        finally:
+            os.environ.pop("GF_DEPLOY_DEMO_DSN", None)
