@@ -284,7 +284,29 @@ def test_every_problem_is_a_single_line() -> None:
         ),
         (
             [("owners: [bob@example.com]", "owners: [bob]")],
-            'g.yml:4: groups.owners[0]: "bob" is not an email',
+            'g.yml:4: groups.owners[0]: "bob" is not an email address: it needs a name, an @ and a domain',
+        ),
+        (
+            [("owners: [bob@example.com]", "owners: [../../bob@example.com]")],
+            'g.yml:4: groups.owners[0]: "../../bob@example.com" is not an email address: it contains a slash',
+        ),
+        (
+            [("owners: [bob@example.com]", "owners: [bob@localhost]")],
+            'g.yml:4: groups.owners[0]: "bob@localhost" is not an email address: the domain has no dot',
+        ),
+        (
+            [("admins: [user:ops@example.com]", "admins: [\"user:ops @example.com\"]")],
+            'g.yml:1: admins[0]: "ops @example.com" is not an email address: it contains whitespace',
+        ),
+        (
+            [("    requestors: [group:eng]\n    grants:\n      - {integration", "    requestors: [group:eng]\n"
+              "    grantees: [group:owners, group:nobody]\n    grants:\n      - {integration")],
+            'g.yml:21: access_flows[0].grantees[1]: unknown group "nobody"',
+        ),
+        (
+            [("    requestors: [group:eng]\n    grants:\n      - {integration", "    requestors: [group:eng]\n"
+              "    grantees: [\"user:x@y\"]\n    grants:\n      - {integration")],
+            'g.yml:21: access_flows[0].grantees[0]: "x@y" is not an email address: the domain has no dot',
         ),
         (
             [("    max_duration: 8h\n", "    max_duration: 8h\n    extension: {enabled: true, duration: 0}\n")],
