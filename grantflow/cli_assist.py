@@ -58,8 +58,19 @@ def assist(
 def mcp(
     http: Annotated[int | None, typer.Option("--http", help="Serve streamable HTTP on this port (path /mcp).")] = None,
     host: Annotated[str, typer.Option(help="HTTP bind address.")] = "127.0.0.1",
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="HTTP without GRANTFLOW_MCP_TOKENS: 127.0.0.1 only, every caller acts as GRANTFLOW_MCP_USER.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the MCP server for AI tools: stdio by default, streamable HTTP with --http PORT."""
-    from grantflow.mcp_server import run
+    """Run the MCP server for AI tools: stdio by default, streamable HTTP with --http PORT (every HTTP request
+    needs `Authorization: Bearer TOKEN`, tokens from GRANTFLOW_MCP_TOKENS)."""
+    from grantflow.mcp_server import HttpRefused, run
 
-    run(http_port=http, host=host)
+    try:
+        run(http_port=http, host=host, insecure_no_auth=insecure_no_auth)
+    except HttpRefused as exc:
+        raise CliError(str(exc)) from None
