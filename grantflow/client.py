@@ -157,7 +157,7 @@ class GrantflowClient:
         """Turn front-door fields into a spec the policy allows, or raise BadRequest/Refused with why."""
         cfg = self.config
         requester = person(requester)
-        grantee = person(grantee) if grantee else requester
+        grantee = person(grantee) if grantee is not None else requester
         if len(justification) > 3000:
             raise BadRequest("the justification is longer than 3000 characters")
         items: list[GrantItem]

@@ -27,7 +27,7 @@ def check_email(value: str) -> str:
     email = value.strip()
     shown = repr(email[:80]) if not email.isprintable() else f'"{email[:80]}"'
     if not email:
-        raise BadEmail("the email address is empty")
+        raise BadEmail('"" is not an email address: it is empty')
     if len(email) > MAX_LENGTH:
         raise BadEmail(f"{shown}… is longer than {MAX_LENGTH} characters")
     for ch in email:

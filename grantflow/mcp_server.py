@@ -264,7 +264,8 @@ class GrantflowMCP:
                 c = await self.client()
                 try:
                     spec = c.build_spec(
-                        requester=person, grantee=on_behalf_of, integration=integration, resource_type=resource_type,
+                        requester=person, grantee=on_behalf_of or None, integration=integration,
+                        resource_type=resource_type,
                         resources=resources or [], permission=permission, bundle=bundle, duration=duration,
                         justification=justification, source="mcp",
                     )

@@ -227,10 +227,14 @@ def _for_grantee(cfg: GrantflowConfig, flows: list[AccessFlow], requester: str, 
     allowed = [f for f in flows if grantee_allowed(cfg, f, requester, grantee)]
     if not allowed:
         names = ", ".join(f'"{f.name or f.id}"' for f in flows)
-        flow_word = "access flow" if len(flows) == 1 else "access flows"
+        if len(flows) == 1:
+            raise PolicyError(
+                f"access flow {names} may not grant access to {grantee}: {grantee} is neither a requestor of it "
+                "nor listed in its grantees"
+            )
         raise PolicyError(
-            f"{flow_word} {names} may not grant access to {grantee}: {grantee} is neither a requestor of it nor "
-            "listed in its grantees"
+            f"access flows {names} may not grant access to {grantee}: {grantee} is neither a requestor of any of "
+            "them nor listed in their grantees"
         )
     return allowed
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
 from email_validator import EmailNotValidError, validate_email
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grantflow.config import AccessFlow, FlowBundleGrant, GrantflowConfig, load_config, parse_config
@@ -110,7 +110,9 @@ def covers(cfg: GrantflowConfig, flow: AccessFlow, item: GrantItem, bundle: str 
 def eligible_flows(cfg: GrantflowConfig, spec: RequestSpec) -> list[AccessFlow]:
     """Every flow under which the request may go ahead; the request is allowed iff this is non-empty."""
     requester, grantee = norm(spec.requester), norm(spec.grantee)
-    if not valid_email(requester) or not valid_email(grantee) or not spec.items or len(set(spec.items)) != len(spec.items):
+    if not valid_email(requester) or not valid_email(grantee):
+        return []
+    if not spec.items or len(set(spec.items)) != len(spec.items):
         return []
     if not all(in_catalog(cfg, i) for i in spec.items):
         return []
