@@ -145,8 +145,14 @@ class AccessFlow(_Strict):
     _durations = field_validator("max_duration", "default_duration", "approval_reminder", mode="before")(_duration)
 
 
+class SlackOptions(_Strict):
+    # Guests (Slack's `is_restricted` / `is_ultra_restricted`) may request and decide only when this is true.
+    allow_guests: bool = False
+
+
 class GrantflowConfig(_Strict):
     admins: list[str] = Field(default_factory=list)
+    slack: SlackOptions = Field(default_factory=SlackOptions)
     admin_channel: str | None = None  # where reconciliation reports drift (Slack channel); else the log
     groups: dict[str, list[str]] = Field(default_factory=dict)
     integrations: list[Integration] = Field(default_factory=list)

@@ -27,6 +27,8 @@ from grantflow.emails import BadEmail, check_email
 from grantflow.models import AccessStatus, ExtensionRules, GrantItem, PolicyDecision, RequestSpec
 
 DEFAULT_PG_PERMISSIONS = ("read", "write", "admin")
+# In every refusal of a grantee the flow does not allow: front doors use it to put the error on that field.
+GRANTEE_REFUSAL = "may not grant access to"
 
 
 def normalize_email(email: str) -> str:
@@ -229,11 +231,11 @@ def _for_grantee(cfg: GrantflowConfig, flows: list[AccessFlow], requester: str, 
         names = ", ".join(f'"{f.name or f.id}"' for f in flows)
         if len(flows) == 1:
             raise PolicyError(
-                f"access flow {names} may not grant access to {grantee}: {grantee} is neither a requestor of it "
+                f"access flow {names} {GRANTEE_REFUSAL} {grantee}: {grantee} is neither a requestor of it "
                 "nor listed in its grantees"
             )
         raise PolicyError(
-            f"access flows {names} may not grant access to {grantee}: {grantee} is neither a requestor of any of "
+            f"access flows {names} {GRANTEE_REFUSAL} {grantee}: {grantee} is neither a requestor of any of "
             "them nor listed in their grantees"
         )
     return allowed
