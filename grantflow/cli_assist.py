@@ -10,6 +10,7 @@ from grantflow.assist import AssistError, Suggestion, suggest
 from grantflow.cli import AsOpt, CliError, JsonOpt, _emit_json, out
 from grantflow.config import ConfigError, load_config
 from grantflow.durations import format_duration
+from grantflow.emails import BadEmail, check_email
 from grantflow.settings import Settings
 from grantflow.store import Store
 
@@ -35,10 +36,14 @@ def assist(
     # Offline on purpose: the catalog and favorites are local, so no Temporal connection is needed.
     settings = Settings()
     try:
+        as_ = check_email(as_)
+    except BadEmail as exc:
+        raise CliError(str(exc)) from None
+    try:
         cfg = load_config(settings.config_file)
         store = Store(settings.database_url)
         store.create_all()
-        favorites = store.favorites(as_.strip().lower())
+        favorites = store.favorites(as_)
         found = suggest(cfg, as_, text, favorites=favorites, limit=limit)
     except AssistError as exc:
         raise CliError(str(exc)) from None

@@ -67,7 +67,7 @@ def new_request_id(idempotency_key: str | None = None, requester: str = "") -> s
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(REQUEST_ID_LENGTH))
 
 
-def person(email: str | None) -> str:
+def check_person(email: str | None) -> str:
     """A person's email as typed at a front door, checked by the one email rule (BadRequest when it fails)."""
     try:
         return check_email(email or "")
@@ -156,8 +156,8 @@ class GrantflowClient:
     ) -> RequestSpec:
         """Turn front-door fields into a spec the policy allows, or raise BadRequest/Refused with why."""
         cfg = self.config
-        requester = person(requester)
-        grantee = person(grantee) if grantee is not None else requester
+        requester = check_person(requester)
+        grantee = check_person(grantee) if grantee is not None else requester
         if len(justification) > 3000:
             raise BadRequest("the justification is longer than 3000 characters")
         items: list[GrantItem]
@@ -323,22 +323,22 @@ class GrantflowClient:
     async def approve(
         self, request_id: str, approver: str, comment: str = "", *, break_glass: bool = False, reason: str = ""
     ) -> StatusView:
-        approver = person(approver)
+        approver = check_person(approver)
         payload: dict[str, Any] = {"approver": approver, "comment": comment}
         if break_glass:
             payload.update(break_glass=True, reason=reason)
         return await self._update(request_id, "approve", payload, approver)
 
     async def reject(self, request_id: str, approver: str, reason: str = "") -> StatusView:
-        approver = person(approver)
+        approver = check_person(approver)
         return await self._update(request_id, "reject", {"approver": approver, "reason": reason}, approver)
 
     async def extend(self, request_id: str, actor: str) -> StatusView:
-        actor = person(actor)
+        actor = check_person(actor)
         return await self._update(request_id, "extend", {"actor": actor}, actor)
 
     async def revoke(self, request_id: str, actor: str, reason: str = "") -> StatusView:
-        actor = person(actor)
+        actor = check_person(actor)
         return await self._update(request_id, "revoke", {"actor": actor, "reason": reason}, actor)
 
     async def status(self, request_id: str) -> StatusView:
@@ -355,7 +355,7 @@ class GrantflowClient:
 
     async def details(self, request_id: str, actor: str) -> dict[str, dict[str, Any]]:
         """Access details (with secrets) of an ACTIVE request: item label → details. Grantee only."""
-        who = person(actor)
+        who = check_person(actor)
         view = await self.status(request_id)
         if who != view.grantee:
             await asyncio.to_thread(self.store.append_audit, [_client_event(
@@ -402,7 +402,7 @@ class GrantflowClient:
             status = status.upper()
             if status not in AccessStatus.__members__:
                 raise BadRequest(f'unknown status "{status}" (one of {", ".join(AccessStatus.__members__)})')
-        who = policy.normalize_email(person) if person else None
+        who = check_person(person) if person else None
         return await asyncio.to_thread(self.store.list_requests, person=who, status=status, since=since, limit=limit)
 
     async def recent(self, person: str, days: int = 7) -> list[StatusView]:

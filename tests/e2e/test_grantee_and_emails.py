@@ -86,6 +86,8 @@ async def test_cli_refuses_a_bad_email_in_one_line_and_starts_nothing(stack: Sta
         assert_bad_email(await stack.cli("request", "--as", bad, *READ_FINANCE))
         for command in ("approve", "reject", "extend", "revoke", "details"):
             assert_bad_email(await stack.cli(command, "abcdefghij", "--as", bad))
+        assert_bad_email(await stack.cli("list", "--as", bad))
+        assert_bad_email(await stack.cli("assist", "--as", bad, "read the finance folder"))
     assert await started_workflows(stack) == []
     assert reports_files(stack) == []
 
