@@ -287,6 +287,14 @@ def test_every_problem_is_a_single_line() -> None:
             'g.yml:4: groups.owners[0]: "bob" is not an email address: it needs a name, an @ and a domain',
         ),
         (
+            [("admins: [user:ops@example.com]\n", "admins: [user:ops@example.com]\nslack: {allow_guests: maybe}\n")],
+            "g.yml:2: slack.allow_guests: Input should be a valid boolean, unable to interpret input",
+        ),
+        (
+            [("admins: [user:ops@example.com]\n", "admins: [user:ops@example.com]\nslack: {guests: true}\n")],
+            "g.yml:2: slack.guests: unknown field",
+        ),
+        (
             [("owners: [bob@example.com]", "owners: [../../bob@example.com]")],
             'g.yml:4: groups.owners[0]: "../../bob@example.com" is not an email address: it contains a slash',
         ),
@@ -325,5 +333,8 @@ def test_references_to_an_invalid_entry_are_not_reported_twice() -> None:
 
 def test_the_base_and_the_test_catalog_are_valid() -> None:
     assert len(parse_config(TEST_CONFIG.read_text(), "g.yml").access_flows) == 3
+    assert parse_config(BASE, "g.yml").slack.allow_guests is False
+    allowed = parse_config(BASE + "slack: {allow_guests: true}\n", "g.yml")
+    assert allowed.slack.allow_guests is True
     cfg = parse_config(BASE, "g.yml")
     assert [f.id for f in cfg.access_flows] == ["read", "write"]

@@ -182,3 +182,15 @@ async def test_guests_may_act_when_the_config_allows_them(stack: Stack) -> None:
     finally:
         with open(config_file, "w", encoding="utf-8") as f:
             f.write(MODULE_CONFIG)
+
+
+def test_the_identity_ttl_setting() -> None:
+    from pydantic import ValidationError
+
+    from grantflow.settings import Settings
+
+    assert Settings().slack_identity_ttl == 600
+    assert Settings(GRANTFLOW_SLACK_IDENTITY_TTL="90").slack_identity_ttl == 90  # type: ignore[call-arg]
+    assert Settings(GRANTFLOW_SLACK_IDENTITY_TTL="2m").slack_identity_ttl == 120  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        Settings(GRANTFLOW_SLACK_IDENTITY_TTL="soon")  # type: ignore[call-arg]
