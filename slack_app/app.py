@@ -398,13 +398,15 @@ class SlackFrontDoor:
         message = str(exc)
         lower = message.lower()
         name = fallback
-        if policy.GRANTEE_REFUSAL in message or "not an email address" in lower:
+        blocks = view.get("blocks") or []
+        has_on_behalf = any(str(b.get("block_id") or "").split("|", 1)[0] == "on_behalf" for b in blocks)
+        if (policy.GRANTEE_REFUSAL in message or "not an email address" in lower) and has_on_behalf:
             name = "on_behalf"
         elif "duration" in lower:
             name = "duration"
         elif "justification" in lower:
             name = "justification"
-        elif "email" in lower:
+        elif "email" in lower and has_on_behalf:
             name = "on_behalf"
         elif "permission" in lower and block_id_of(view, "permission") != "permission":
             name = "permission"
