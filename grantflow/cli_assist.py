@@ -10,6 +10,7 @@ from grantflow.assist import AssistError, Suggestion, suggest
 from grantflow.cli import AsOpt, CliError, JsonOpt, _emit_json, out
 from grantflow.config import ConfigError, load_config
 from grantflow.durations import format_duration
+from grantflow.emails import BadEmail, check_email
 from grantflow.settings import Settings
 from grantflow.store import Store
 
@@ -35,10 +36,14 @@ def assist(
     # Offline on purpose: the catalog and favorites are local, so no Temporal connection is needed.
     settings = Settings()
     try:
+        as_ = check_email(as_)
+    except BadEmail as exc:
+        raise CliError(str(exc)) from None
+    try:
         cfg = load_config(settings.config_file)
         store = Store(settings.database_url)
         store.create_all()
-        favorites = store.favorites(as_.strip().lower())
+        favorites = store.favorites(as_)
         found = suggest(cfg, as_, text, favorites=favorites, limit=limit)
     except AssistError as exc:
         raise CliError(str(exc)) from None
@@ -58,8 +63,19 @@ def assist(
 def mcp(
     http: Annotated[int | None, typer.Option("--http", help="Serve streamable HTTP on this port (path /mcp).")] = None,
     host: Annotated[str, typer.Option(help="HTTP bind address.")] = "127.0.0.1",
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="HTTP without GRANTFLOW_MCP_TOKENS: 127.0.0.1 only, every caller acts as GRANTFLOW_MCP_USER.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the MCP server for AI tools: stdio by default, streamable HTTP with --http PORT."""
-    from grantflow.mcp_server import run
+    """Run the MCP server for AI tools: stdio by default, streamable HTTP with --http PORT (every HTTP request
+    needs `Authorization: Bearer TOKEN`, tokens from GRANTFLOW_MCP_TOKENS)."""
+    from grantflow.mcp_server import HttpRefused, run
 
-    run(http_port=http, host=host)
+    try:
+        run(http_port=http, host=host, insecure_no_auth=insecure_no_auth)
+    except HttpRefused as exc:
+        raise CliError(str(exc)) from None

@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from grantflow import policy
 from grantflow.config import ConfigSource, GrantflowConfig
 from grantflow.durations import DurationError, format_duration, parse_duration
+from grantflow.emails import BadEmail, check_email
 from grantflow.models import (
     AccessStatus,
     AuditEvent,
@@ -64,6 +65,14 @@ def new_request_id(idempotency_key: str | None = None, requester: str = "") -> s
         digest = hashlib.sha256(f"{requester}\0{idempotency_key}".encode()).digest()
         return "".join(_ID_ALPHABET[b % len(_ID_ALPHABET)] for b in digest[:REQUEST_ID_LENGTH])
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(REQUEST_ID_LENGTH))
+
+
+def check_person(email: str | None) -> str:
+    """A person's email as typed at a front door, checked by the one email rule (BadRequest when it fails)."""
+    try:
+        return check_email(email or "")
+    except BadEmail as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def workflow_id_for(request_id: str) -> str:
@@ -147,12 +156,8 @@ class GrantflowClient:
     ) -> RequestSpec:
         """Turn front-door fields into a spec the policy allows, or raise BadRequest/Refused with why."""
         cfg = self.config
-        requester = policy.normalize_email(requester or "")
-        grantee = policy.normalize_email(grantee or requester)
-        if "@" not in requester:
-            raise BadRequest(f'"{requester}" is not an email address')
-        if "@" not in grantee:
-            raise BadRequest(f'"{grantee}" is not an email address')
+        requester = check_person(requester)
+        grantee = check_person(grantee) if grantee is not None else requester
         if len(justification) > 3000:
             raise BadRequest("the justification is longer than 3000 characters")
         items: list[GrantItem]
@@ -216,7 +221,10 @@ class GrantflowClient:
                 raise BadRequest("--duration must be positive")
             return seconds
         flows = [
-            f for f in policy.flows_for(cfg, requester) if all(policy.flow_covers(cfg, f, i, bundle) for i in items)
+            f
+            for f in policy.flows_for(cfg, requester)
+            if all(policy.flow_covers(cfg, f, i, bundle) for i in items)
+            and policy.grantee_allowed(cfg, f, requester, grantee)
         ]
         return flows[0].default_duration if flows else 3600
 
@@ -315,18 +323,22 @@ class GrantflowClient:
     async def approve(
         self, request_id: str, approver: str, comment: str = "", *, break_glass: bool = False, reason: str = ""
     ) -> StatusView:
+        approver = check_person(approver)
         payload: dict[str, Any] = {"approver": approver, "comment": comment}
         if break_glass:
             payload.update(break_glass=True, reason=reason)
         return await self._update(request_id, "approve", payload, approver)
 
     async def reject(self, request_id: str, approver: str, reason: str = "") -> StatusView:
+        approver = check_person(approver)
         return await self._update(request_id, "reject", {"approver": approver, "reason": reason}, approver)
 
     async def extend(self, request_id: str, actor: str) -> StatusView:
+        actor = check_person(actor)
         return await self._update(request_id, "extend", {"actor": actor}, actor)
 
     async def revoke(self, request_id: str, actor: str, reason: str = "") -> StatusView:
+        actor = check_person(actor)
         return await self._update(request_id, "revoke", {"actor": actor, "reason": reason}, actor)
 
     async def status(self, request_id: str) -> StatusView:
@@ -343,8 +355,8 @@ class GrantflowClient:
 
     async def details(self, request_id: str, actor: str) -> dict[str, dict[str, Any]]:
         """Access details (with secrets) of an ACTIVE request: item label → details. Grantee only."""
+        who = check_person(actor)
         view = await self.status(request_id)
-        who = policy.normalize_email(actor or "")
         if who != view.grantee:
             await asyncio.to_thread(self.store.append_audit, [_client_event(
                 view.request_id, who, "details", "access details are shown only to the grantee")])
@@ -390,7 +402,7 @@ class GrantflowClient:
             status = status.upper()
             if status not in AccessStatus.__members__:
                 raise BadRequest(f'unknown status "{status}" (one of {", ".join(AccessStatus.__members__)})')
-        who = policy.normalize_email(person) if person else None
+        who = check_person(person) if person else None
         return await asyncio.to_thread(self.store.list_requests, person=who, status=status, since=since, limit=limit)
 
     async def recent(self, person: str, days: int = 7) -> list[StatusView]:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationError, field_validator
 
 from grantflow.durations import DurationError, parse_duration
+from grantflow.emails import BadEmail, check_email
 from grantflow.pgprivileges import PrivilegeError, as_tokens, parse_privileges, permission_table
 
 SHIPPED_EXAMPLE = Path(__file__).parent / "examples" / "grantflow.yml"
@@ -143,6 +144,8 @@ class AccessFlow(_Strict):
     name: str = ""
     description: str = ""
     requestors: list[str] = Field(min_length=1)
+    # Who else the requestors may name as grantee (`--for`), as principals; the requestors always may.
+    grantees: list[str] = Field(default_factory=list)
     grants: list[AnyFlowGrant] = Field(min_length=1)
     approvers: list[str] = Field(default_factory=list)
     approvals_required: int = Field(default=1, ge=0)
@@ -156,8 +159,14 @@ class AccessFlow(_Strict):
     _durations = field_validator("max_duration", "default_duration", "approval_reminder", mode="before")(_duration)
 
 
+class SlackOptions(_Strict):
+    # Guests (Slack's `is_restricted` / `is_ultra_restricted`) may request and decide only when this is true.
+    allow_guests: bool = False
+
+
 class GrantflowConfig(_Strict):
     admins: list[str] = Field(default_factory=list)
+    slack: SlackOptions = Field(default_factory=SlackOptions)
     admin_channel: str | None = None  # where reconciliation reports drift (Slack channel); else the log
     groups: dict[str, list[str]] = Field(default_factory=dict)
     integrations: list[Integration] = Field(default_factory=list)
@@ -282,15 +291,20 @@ def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...]
             problems.append((path, f'"{p}" {PRINCIPAL_HELP}'))
         elif kind == "group" and name not in cfg.groups:
             problems.append((path, f'unknown group "{name}"'))
-        elif kind == "user" and "@" not in name:
-            problems.append((path, f'"{name}" is not an email'))
+        elif kind == "user":
+            email_problem(path, name)
+
+    def email_problem(path: tuple[str | int, ...], value: str) -> None:
+        try:
+            check_email(value)
+        except BadEmail as exc:
+            problems.append((path, str(exc)))
 
     for i, p in enumerate(cfg.admins):
         check_principal(("admins", i), p)
     for g, members in cfg.groups.items():
         for j, m in enumerate(members):
-            if "@" not in m:
-                problems.append((("groups", g, j), f'"{m}" is not an email'))
+            email_problem(("groups", g, j), m)
 
     def dupes(kind: str, ids: list[str]) -> None:
         seen: set[str] = set()
@@ -360,6 +374,8 @@ def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...]
             check_principal((*base, "requestors", r_i), p)
         for a_i, p in enumerate(f.approvers):
             check_principal((*base, "approvers", a_i), p)
+        for e_i, p in enumerate(f.grantees):
+            check_principal((*base, "grantees", e_i), p)
         for g_i, fg in enumerate(f.grants):
             gpath = (*base, "grants", g_i)
             if isinstance(fg, FlowBundleGrant):

@@ -1,32 +1,40 @@
 """`grantflow mcp`: the MCP front door, so that an AI assistant can find and request access for its user.
 
 Who the caller is comes from the server's configuration, never from a tool argument: over stdio the
-process runs for one person (`GRANTFLOW_MCP_USER`); over streamable HTTP each request carries
-`Authorization: Bearer TOKEN`, mapped to an email by `GRANTFLOW_MCP_TOKENS="token:email,..."` (without
-tokens configured, HTTP serves `GRANTFLOW_MCP_USER` on loopback only). There is deliberately no approve
+process runs for one person (`GRANTFLOW_MCP_USER`); over streamable HTTP every HTTP request must carry
+`Authorization: Bearer TOKEN`, mapped to an email by `GRANTFLOW_MCP_TOKENS="token:email,..."`, or it is
+answered 401 before the MCP layer sees it. Without tokens HTTP does not start unless `--insecure-no-auth`
+(127.0.0.1 only, everyone acts as `GRANTFLOW_MCP_USER`, a warning in the log). There is deliberately no approve
 or reject tool: a human approves in Slack. Every call goes through `GrantflowClient`, like the CLI.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import structlog
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from grantflow import assist, policy
+from grantflow import assist
 from grantflow.client import GrantflowClient, GrantflowError, Refused
 from grantflow.config import ConfigError
 from grantflow.durations import format_duration
+from grantflow.emails import BadEmail, check_email
 from grantflow.models import StatusView
 from grantflow.settings import Settings
 from grantflow.temporal import TemporalUnavailable
+
+log = structlog.get_logger("grantflow.mcp")
 
 USER_ENV = "GRANTFLOW_MCP_USER"
 TOKENS_ENV = "GRANTFLOW_MCP_TOKENS"
@@ -40,14 +48,36 @@ check progress with request_status or my_requests. You act as one fixed person c
 server; you cannot approve requests, and cannot act for anyone else."""
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def parse_tokens(raw: str | None) -> dict[str, str]:
-    """`token:email,token2:email2` → {token: email}. The email is after the last colon."""
+    """`token:email,token2:email2` → {token: email}. The email is after the last colon; an entry whose email
+    fails the email rule is left out (and so authenticates nobody)."""
     out: dict[str, str] = {}
     for part in (raw or "").split(","):
         token, sep, email = part.strip().rpartition(":")
-        if sep and token and "@" in email:
-            out[token.strip()] = policy.normalize_email(email)
+        if not (sep and token.strip()):
+            continue
+        try:
+            out[token.strip()] = check_email(email)
+        except BadEmail:
+            continue
     return out
+
+
+def bearer_identity(authorization: str | None, tokens: Mapping[str, str]) -> str | None:
+    """The email of the token in an `Authorization: Bearer TOKEN` value, or None. Every configured token is
+    compared in constant time, so neither a match nor its position shows in the answer's timing."""
+    scheme, _, presented = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    given = presented.strip().encode()
+    found: str | None = None
+    for token, email in tokens.items():
+        if hmac.compare_digest(given, token.encode()) and given:
+            found = email
+    return found
 
 
 def identity_from(headers: Mapping[str, str] | None, env: Mapping[str, str]) -> str:
@@ -55,17 +85,44 @@ def identity_from(headers: Mapping[str, str] | None, env: Mapping[str, str]) -> 
     tokens = parse_tokens(env.get(TOKENS_ENV))
     if headers is not None and tokens:
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        scheme, _, token = auth.partition(" ")
-        email = tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        email = bearer_identity(auth, tokens)
         if not email:
             raise ToolError("not authenticated: send `Authorization: Bearer <token>` with a token from "
                             f"{TOKENS_ENV}")
         return email
-    user = policy.normalize_email(env.get(USER_ENV, ""))
-    if "@" not in user:
+    try:
+        return check_email(env.get(USER_ENV, ""))
+    except BadEmail as exc:
         raise ToolError(f"this grantflow MCP server has no identity: set {USER_ENV} to your email "
-                        f"(or {TOKENS_ENV} for HTTP)")
-    return user
+                        f"(or {TOKENS_ENV} for HTTP): {exc}") from None
+
+
+class BearerAuth:
+    """ASGI middleware: every HTTP request needs a valid bearer token, else 401 and the MCP app never runs."""
+
+    def __init__(self, app: ASGIApp, tokens: Mapping[str, str]):
+        self.app = app
+        self.tokens = dict(tokens)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+        auth = next((v.decode("latin-1") for k, v in headers if k.lower() == b"authorization"), "")
+        if bearer_identity(auth, self.tokens) is None:
+            body = json.dumps(
+                {"error": "unauthorized", "error_description": f"send Authorization: Bearer <token> ({TOKENS_ENV})"}
+            ).encode()
+            start_headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b'Bearer realm="grantflow"'),
+            ]
+            await send({"type": "http.response.start", "status": 401, "headers": start_headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
 
 
 def _view(v: StatusView) -> dict[str, Any]:
@@ -207,7 +264,8 @@ class GrantflowMCP:
                 c = await self.client()
                 try:
                     spec = c.build_spec(
-                        requester=person, grantee=on_behalf_of, integration=integration, resource_type=resource_type,
+                        requester=person, grantee=on_behalf_of or None, integration=integration,
+                        resource_type=resource_type,
                         resources=resources or [], permission=permission, bundle=bundle, duration=duration,
                         justification=justification, source="mcp",
                     )
@@ -301,13 +359,43 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(str(exc).splitlines()[0] + " (run `grantflow config check`)") from None
 
 
-def run(http_port: int | None = None, host: str = "127.0.0.1") -> None:
-    """Serve over stdio, or streamable HTTP at http://HOST:PORT/mcp."""
+class HttpRefused(Exception):
+    """`grantflow mcp --http` would serve without authentication: the message says what to set."""
+
+
+def http_app(app: GrantflowMCP, host: str, insecure_no_auth: bool) -> tuple[ASGIApp, str]:
+    """The streamable HTTP app behind bearer authentication and the address to bind, or HttpRefused."""
+    tokens = parse_tokens(app.env.get(TOKENS_ENV))
+    if insecure_no_auth:
+        if host not in LOOPBACK:
+            raise HttpRefused(f"--insecure-no-auth serves on 127.0.0.1 only, not on {host}")
+        host = "127.0.0.1"
+    elif not tokens:
+        raise HttpRefused(
+            f"set {TOKENS_ENV} (token:email,...) to serve MCP over HTTP, or pass --insecure-no-auth to serve it "
+            "unauthenticated on 127.0.0.1"
+        )
+    starlette = app.build().streamable_http_app(host=host)
+    if insecure_no_auth:
+        log.warning(
+            "mcp over http WITHOUT authentication: every local process acts as the configured user",
+            host=host,
+            user=app.env.get(USER_ENV, ""),
+        )
+        return starlette, host
+    return BearerAuth(starlette, tokens), host
+
+
+def run(http_port: int | None = None, host: str = "127.0.0.1", insecure_no_auth: bool = False) -> None:
+    """Serve over stdio, or streamable HTTP at http://HOST:PORT/mcp (authenticated: see the module doc)."""
     app = GrantflowMCP()
-    server = app.build()
     if http_port is None:
-        server.run()
+        app.build().run()
         return
-    if not parse_tokens(app.env.get(TOKENS_ENV)) and host not in ("127.0.0.1", "localhost", "::1"):
-        raise SystemExit(f"grantflow mcp: set {TOKENS_ENV} to serve HTTP beyond loopback")
-    server.run("streamable-http", host=host, port=http_port)
+    import uvicorn
+
+    from grantflow.logs import configure_logging
+
+    configure_logging()
+    asgi, bind = http_app(app, host, insecure_no_auth)  # HttpRefused before anything is served
+    uvicorn.run(asgi, host=bind, port=http_port, log_level="warning")

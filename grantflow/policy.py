@@ -23,12 +23,16 @@ from grantflow.config import (
     ScriptIntegration,
 )
 from grantflow.durations import format_duration
+from grantflow.emails import BadEmail, check_email
 from grantflow.models import AccessStatus, ExtensionRules, GrantItem, PolicyDecision, RequestSpec
 
 DEFAULT_PG_PERMISSIONS = ("read", "write", "admin")
+# In every refusal of a grantee the flow does not allow: front doors use it to put the error on that field.
+GRANTEE_REFUSAL = "may not grant access to"
 
 
 def normalize_email(email: str) -> str:
+    """The comparable form of an address already validated (`grantflow.emails.check_email` validates)."""
     return email.strip().lower()
 
 
@@ -141,10 +145,11 @@ def decide(cfg: GrantflowConfig, spec: RequestSpec) -> PolicyDecision:
 
 
 def _decide(cfg: GrantflowConfig, spec: RequestSpec) -> PolicyDecision:
-    requester = normalize_email(spec.requester)
-    grantee = normalize_email(spec.grantee)
-    if "@" not in requester or "@" not in grantee:
-        raise PolicyError("requester and grantee must be email addresses")
+    try:
+        requester = check_email(spec.requester)
+        grantee = check_email(spec.grantee)
+    except BadEmail as exc:
+        raise PolicyError(f"requester and grantee must be email addresses: {exc}") from None
     if not spec.items:
         raise PolicyError("nothing requested: name at least one resource")
     if len(set(spec.items)) != len(spec.items):
@@ -168,6 +173,7 @@ def _decide(cfg: GrantflowConfig, spec: RequestSpec) -> PolicyDecision:
         if len(spec.items) == 1:
             raise PolicyError(f"no access flow lets {requester} request {spec.items[0].label()}")
         raise PolicyError(f"no single access flow lets {requester} request all of these items")
+    covering = _for_grantee(cfg, covering, requester, grantee)
     if spec.duration_seconds <= 0:
         raise PolicyError("the duration must be positive")
     fitting = [f for f in covering if spec.duration_seconds <= f.max_duration]
@@ -206,6 +212,33 @@ def _decide(cfg: GrantflowConfig, spec: RequestSpec) -> PolicyDecision:
         ),
         admins=cfg.expand(cfg.admins),
     )
+
+
+def grantee_allowed(cfg: GrantflowConfig, flow: AccessFlow, requester: str, grantee: str) -> bool:
+    """A flow lets its requestors ask for themselves, for another of its requestors, or for one of its
+    `grantees`: anyone else would receive access no one in the flow was meant to give them."""
+    who = normalize_email(grantee)
+    return (
+        who == normalize_email(requester)
+        or is_member(cfg, who, flow.requestors)
+        or is_member(cfg, who, flow.grantees)
+    )
+
+
+def _for_grantee(cfg: GrantflowConfig, flows: list[AccessFlow], requester: str, grantee: str) -> list[AccessFlow]:
+    allowed = [f for f in flows if grantee_allowed(cfg, f, requester, grantee)]
+    if not allowed:
+        names = ", ".join(f'"{f.name or f.id}"' for f in flows)
+        if len(flows) == 1:
+            raise PolicyError(
+                f"access flow {names} {GRANTEE_REFUSAL} {grantee}: {grantee} is neither a requestor of it "
+                "nor listed in its grantees"
+            )
+        raise PolicyError(
+            f"access flows {names} {GRANTEE_REFUSAL} {grantee}: {grantee} is neither a requestor of any of "
+            "them nor listed in their grantees"
+        )
+    return allowed
 
 
 # --- judgements on signals and updates (deterministic; used inside the workflow) ----------------------

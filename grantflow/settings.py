@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +27,21 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, validation_alias=AliasChoices("GRANTFLOW_METRICS_PORT"))
     temporal_metrics_port: int | None = Field(None, validation_alias="GRANTFLOW_TEMPORAL_METRICS_PORT")
     max_cached_workflows: int = Field(500, validation_alias="GRANTFLOW_MAX_CACHED_WORKFLOWS")
+    # How long the Slack app trusts what users.info said about a person (email, deactivated, guest).
+    slack_identity_ttl: int = Field(600, validation_alias="GRANTFLOW_SLACK_IDENTITY_TTL", ge=0)
+
+    @field_validator("slack_identity_ttl", mode="before")
+    @classmethod
+    def _ttl_duration(cls, value: Any) -> Any:
+        """Seconds, or a duration like `10m`."""
+        if isinstance(value, str) and value.strip() and not value.strip().isdigit():
+            from grantflow.durations import DurationError, parse_duration
+
+            try:
+                return parse_duration(value)
+            except DurationError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
     @model_validator(mode="after")

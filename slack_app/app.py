@@ -18,6 +18,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from grantflow import policy
 from grantflow.assist import AssistError, Suggestion, suggest
 from grantflow.client import BadRequest, GrantflowClient, GrantflowError, NotFound, Refused, new_request_id
 from grantflow.config import GrantflowConfig
@@ -43,7 +44,7 @@ from slack_app.forms import (
     read_request_form,
 )
 from slack_app.home import home_for
-from slack_app.identity import Directory, NoEmail
+from slack_app.identity import DEFAULT_TTL_SECONDS, Barred, Directory, NoEmail
 from slack_app.web import make_web_client
 
 log = structlog.get_logger("grantflow.slack")
@@ -76,10 +77,16 @@ def _channel(body: Body) -> str | None:
 
 
 class SlackFrontDoor:
-    def __init__(self, client: GrantflowClient, web: AsyncWebClient, assist: Suggester = suggest):
+    def __init__(
+        self,
+        client: GrantflowClient,
+        web: AsyncWebClient,
+        assist: Suggester = suggest,
+        identity_ttl: float = DEFAULT_TTL_SECONDS,
+    ):
         self.client = client
         self.web = web
-        self.directory = Directory(web)
+        self.directory = Directory(web, identity_ttl, allow_guests=lambda: self.client.config.slack.allow_guests)
         self.assist = assist
 
     # --- plumbing ------------------------------------------------------------------------------------
@@ -352,10 +359,8 @@ class SlackFrontDoor:
             return
         try:
             grantee = await self._grantee(user_id, email, form.on_behalf)
-        except NoEmail:
-            await self._inline(
-                ack, {block("on_behalf"): "That person has no email in Slack, so grantflow cannot know them."}
-            )
+        except NoEmail as exc:
+            await self._inline(ack, {block("on_behalf"): _about_them(exc)})
             return
         missing = {
             name: f"Choose {label}"
@@ -393,11 +398,15 @@ class SlackFrontDoor:
         message = str(exc)
         lower = message.lower()
         name = fallback
-        if "duration" in lower:
+        blocks = view.get("blocks") or []
+        has_on_behalf = any(str(b.get("block_id") or "").split("|", 1)[0] == "on_behalf" for b in blocks)
+        if (policy.GRANTEE_REFUSAL in message or "not an email address" in lower) and has_on_behalf:
+            name = "on_behalf"
+        elif "duration" in lower:
             name = "duration"
         elif "justification" in lower:
             name = "justification"
-        elif "email" in lower:
+        elif "email" in lower and has_on_behalf:
             name = "on_behalf"
         elif "permission" in lower and block_id_of(view, "permission") != "permission":
             name = "permission"
@@ -421,9 +430,13 @@ class SlackFrontDoor:
         user_id = _user(body)
         try:
             email = await self.email(user_id)
-            grantee = await self._grantee(user_id, email, form.on_behalf)
         except NoEmail as exc:
             await self._inline(ack, {block_id_of(view, "on_behalf"): str(exc)})
+            return
+        try:
+            grantee = await self._grantee(user_id, email, form.on_behalf)
+        except NoEmail as exc:
+            await self._inline(ack, {block_id_of(view, "on_behalf"): _about_them(exc)})
             return
         if not form.bundle:
             await self._inline(ack, {block_id_of(view, "bundle"): "Choose a bundle"})
@@ -638,6 +651,13 @@ class SlackFrontDoor:
         await ack()
 
 
+def _about_them(exc: NoEmail) -> str:
+    """Why the person named in "Request on behalf of" cannot receive access, said of them."""
+    if isinstance(exc, Barred):
+        return exc.about_them
+    return "That person has no usable email in Slack, so grantflow cannot know them."
+
+
 async def _drain(task: asyncio.Future[T]) -> None:
     await task
 
@@ -663,7 +683,7 @@ def build_app(
     """The bolt app. HTTP mode verifies every request's signature (5-minute replay window).
     `assist` defaults to `grantflow.assist.suggest` (offline, reads the person's favorites from the store)."""
     web = web or make_web_client(settings)
-    door = SlackFrontDoor(client, web, assist or suggest)
+    door = SlackFrontDoor(client, web, assist or suggest, identity_ttl=settings.slack_identity_ttl)
     app = AsyncApp(
         client=web,
         signing_secret=settings.slack_signing_secret or "",

@@ -316,7 +316,37 @@ def test_every_problem_is_a_single_line() -> None:
         ),
         (
             [("owners: [bob@example.com]", "owners: [bob]")],
-            'g.yml:4: groups.owners[0]: "bob" is not an email',
+            'g.yml:4: groups.owners[0]: "bob" is not an email address: it needs a name, an @ and a domain',
+        ),
+        (
+            [("admins: [user:ops@example.com]\n", "admins: [user:ops@example.com]\nslack: {allow_guests: maybe}\n")],
+            "g.yml:2: slack.allow_guests: Input should be a valid boolean, unable to interpret input",
+        ),
+        (
+            [("admins: [user:ops@example.com]\n", "admins: [user:ops@example.com]\nslack: {guests: true}\n")],
+            "g.yml:2: slack.guests: unknown field",
+        ),
+        (
+            [("owners: [bob@example.com]", "owners: [../../bob@example.com]")],
+            'g.yml:4: groups.owners[0]: "../../bob@example.com" is not an email address: it contains a slash',
+        ),
+        (
+            [("owners: [bob@example.com]", "owners: [bob@localhost]")],
+            'g.yml:4: groups.owners[0]: "bob@localhost" is not an email address: the domain has no dot',
+        ),
+        (
+            [("admins: [user:ops@example.com]", "admins: [\"user:ops @example.com\"]")],
+            'g.yml:1: admins[0]: "ops @example.com" is not an email address: it contains whitespace',
+        ),
+        (
+            [("    requestors: [group:eng]\n    grants:\n      - {integration", "    requestors: [group:eng]\n"
+              "    grantees: [group:owners, group:nobody]\n    grants:\n      - {integration")],
+            'g.yml:21: access_flows[0].grantees[1]: unknown group "nobody"',
+        ),
+        (
+            [("    requestors: [group:eng]\n    grants:\n      - {integration", "    requestors: [group:eng]\n"
+              "    grantees: [\"user:x@y\"]\n    grants:\n      - {integration")],
+            'g.yml:21: access_flows[0].grantees[0]: "x@y" is not an email address: the domain has no dot',
         ),
         (
             [("    max_duration: 8h\n", "    max_duration: 8h\n    extension: {enabled: true, duration: 0}\n")],
@@ -335,6 +365,9 @@ def test_references_to_an_invalid_entry_are_not_reported_twice() -> None:
 
 def test_the_base_and_the_test_catalog_are_valid() -> None:
     assert len(parse_config(TEST_CONFIG.read_text(), "g.yml").access_flows) == 3
+    assert parse_config(BASE, "g.yml").slack.allow_guests is False
+    allowed = parse_config(BASE + "slack: {allow_guests: true}\n", "g.yml")
+    assert allowed.slack.allow_guests is True
     cfg = parse_config(BASE, "g.yml")
     assert [f.id for f in cfg.access_flows] == ["read", "write"]
 

@@ -5,52 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, TextContent
-from temporalio.client import Client as TemporalClient
 
-from grantflow.config import ConfigSource
-from grantflow.models import Transition
-from grantflow.settings import Settings
 from grantflow.store import Store
-from grantflow.temporal import data_converter
-from tests.conftest import ROOT, TEST_CONFIG, DevServer, venv_binary
-from worker import build_worker
+from tests.conftest import ROOT, venv_binary
 
 TOOLS = {"suggest_access", "list_requestable", "request_access", "my_requests", "request_status",
          "extend_access", "revoke_access"}
-
-
-class _Quiet:
-    async def notify(self, transitions: list[Transition]) -> None:
-        return None
-
-
-@pytest.fixture(scope="module")
-async def stack(dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, str]]:
-    tmp = tmp_path_factory.mktemp("mcp")
-    state = tmp / "state"
-    state.mkdir()
-    env = {
-        "TEMPORAL_ADDRESS": dev_server.address,
-        "DATABASE_URL": f"sqlite:///{tmp}/gf.db",
-        "GRANTFLOW_CONFIG": str(TEST_CONFIG),
-        "GRANTFLOW_TASK_QUEUE": f"mcp-{uuid.uuid4().hex[:8]}",
-        "GRANTFLOW_STATE_DIR": str(state),
-        "GRANTFLOW_ENCRYPTION_KEYS": "",
-    }
-    settings = Settings(**env)  # type: ignore[arg-type]
-    temporal = await TemporalClient.connect(dev_server.address, data_converter=data_converter(""))
-    store = Store(settings.database_url)
-    worker = build_worker(temporal, settings, config=ConfigSource(TEST_CONFIG), store=store, notifier=_Quiet())
-    async with worker:
-        yield env
 
 
 @asynccontextmanager
@@ -157,3 +123,25 @@ async def test_status_of_someone_elses_request_is_refused(stack: dict[str, str])
     async with session(stack, "alice@example.com") as alice:
         data(await alice.call_tool("revoke_access", {"request_id": started["request_id"]}))
         assert (await poll(alice, started["request_id"], {"REVOKED"}))["status"] == "REVOKED"
+
+
+async def test_a_grantee_outside_the_flow_or_a_bad_email_is_a_tool_error(stack: dict[str, str]) -> None:
+    """`on_behalf_of` is held to the flow's requestors and grantees, and to the email rule: a tool error naming
+    the flow and why, and no workflow."""
+    store = Store(stack["DATABASE_URL"])
+    gamma = {"integration": "files", "resource_type": "folder", "resources": ["gamma"], "permission": "read"}
+    async with session(stack, "erin@example.com") as client:
+        outsider = await client.call_tool("request_access", {**gamma, "on_behalf_of": "mallory@example.com"})
+        assert outsider.is_error
+        assert 'access flow "Gamma for seniors (automatic)" may not grant access to mallory@example.com' in text(
+            outsider
+        )
+        for bad, why in (("../../x@example.com", "it contains a slash"), ("x@y", "the domain has no dot"),
+                         ("x y@example.com", "it contains whitespace")):
+            refused = await client.call_tool("request_access", {**gamma, "on_behalf_of": bad})
+            assert refused.is_error and why in text(refused), text(refused)
+        colleague = data(await client.call_tool("request_access", {**gamma, "on_behalf_of": "frank@example.com"}))
+        assert colleague["grantee"] == "frank@example.com"  # frank is a requestor of the flow too
+        data(await client.call_tool("revoke_access", {"request_id": colleague["request_id"]}))
+    for who in ("mallory@example.com", "x@y", "../../x@example.com"):
+        assert not store.list_requests(person=who)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -49,6 +50,22 @@ DURATIONS = [8 * 3600, 3600, 86400, 60]
 
 def norm(email: str) -> str:
     return email.strip().lower()
+
+
+def valid_email(email: str) -> bool:
+    """The issue's rule for an address: the library's syntax check (no DNS), nothing that could turn it into a
+    path or break a line (no whitespace, control characters, slashes, backslashes or quotes), at most 254
+    characters, and a dot in the domain."""
+    e = email.strip()
+    if not e or len(e) > 254 or any(c.isspace() or not c.isprintable() or c in "/\\\"'`" for c in e):
+        return False
+    if "." not in e.rpartition("@")[2].strip("."):
+        return False
+    try:
+        validate_email(e, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def members(cfg: GrantflowConfig, principals: Iterable[str]) -> set[str]:
@@ -93,7 +110,9 @@ def covers(cfg: GrantflowConfig, flow: AccessFlow, item: GrantItem, bundle: str 
 def eligible_flows(cfg: GrantflowConfig, spec: RequestSpec) -> list[AccessFlow]:
     """Every flow under which the request may go ahead; the request is allowed iff this is non-empty."""
     requester, grantee = norm(spec.requester), norm(spec.grantee)
-    if "@" not in requester or "@" not in grantee or not spec.items or len(set(spec.items)) != len(spec.items):
+    if not valid_email(requester) or not valid_email(grantee):
+        return []
+    if not spec.items or len(set(spec.items)) != len(spec.items):
         return []
     if not all(in_catalog(cfg, i) for i in spec.items):
         return []
@@ -106,6 +125,8 @@ def eligible_flows(cfg: GrantflowConfig, spec: RequestSpec) -> list[AccessFlow]:
         f
         for f in cfg.access_flows
         if requester in members(cfg, f.requestors)
+        # The grantee is the requester, another requestor of the flow, or one of the flow's grantees.
+        and grantee in {requester} | members(cfg, f.requestors) | members(cfg, f.grantees)
         and all(covers(cfg, f, i, spec.bundle) for i in spec.items)
         and 0 < spec.duration_seconds <= f.max_duration
         and len(members(cfg, f.approvers) - {requester, grantee}) >= f.approvals_required
@@ -181,6 +202,7 @@ def config_data(draw: st.DrawFn) -> dict[str, Any]:
             {
                 "id": f"f{n}",
                 "requestors": pick(draw, principals, lo=1),
+                "grantees": pick(draw, principals),
                 "grants": [grant() for _ in range(1 + draw(_INT) % 3)],
                 "approvers": approvers,
                 # Drawn down from the most possible: hypothesis favours 0, which would make most flows automatic.
@@ -339,7 +361,10 @@ def test_decide_follows_the_rules(data: dict[str, Any], draw: st.DataObject) -> 
         check_variants(cfg, spec, 1 + draw.draw(_INT) * 1000)
 
 
-garbage = st.text(max_size=12) | st.sampled_from(["", "@", "user:x@y", "group:g0", "*", " u0@example.com\n"])
+garbage = st.text(max_size=12) | st.sampled_from(
+    ["", "@", "user:x@y", "group:g0", "*", " u0@example.com\n", "../../u0@example.com", "u0/x@example.com",
+     "u0@example", "u 0@example.com", '"u0"@example.com', "u0@example.com\x00", "u0\\@example.com"]
+)
 
 
 @FAST
@@ -543,6 +568,8 @@ def test_fixture_catalog_decisions(fixture_cfg: GrantflowConfig) -> None:
         (ALICE, [folder("alpha"), folder("alpha")], 3600, "x", "the same item is requested twice"),
         (ALICE, [], 3600, "x", "nothing requested"),
         ("alice", [folder("alpha")], 3600, "x", "must be email addresses"),
+        ("../../alice@example.com", [folder("alpha")], 3600, "x", "it contains a slash"),
+        ("alice@example", [folder("alpha")], 3600, "x", "the domain has no dot"),
         (ALICE, [folder("alpha")], 0, "x", "the duration must be positive"),
     ],
 )
@@ -552,6 +579,28 @@ def test_fixture_catalog_refusals(
     d = ask(fixture_cfg, who, items, seconds, why)
     assert not d.allowed
     assert reason in d.reason
+
+
+def test_the_grantee_must_be_allowed_by_the_flow(fixture_cfg: GrantflowConfig) -> None:
+    """`--for X`: X is the requester, another requestor of the flow, or in its `grantees`; else refused, naming
+    the flow and why."""
+    cfg = fixture_cfg
+    colleague = ask(cfg, ALICE, [folder("alpha")], grantee=DAN)  # both in group:engineering
+    assert (colleague.allowed, colleague.flow_id) == (True, "read-folders")
+    listed = ask(cfg, CAROL, [folder("alpha", "write")], grantee=BOB)  # write-folders lists bob as a grantee
+    assert (listed.allowed, listed.flow_id) == (True, "write-folders")
+    outsider = ask(cfg, ALICE, [folder("alpha")], grantee="mallory@example.com")
+    assert not outsider.allowed
+    assert outsider.reason == (
+        'access flow "Read folders" may not grant access to mallory@example.com: mallory@example.com is neither a '
+        "requestor of it nor listed in its grantees"
+    )
+    # bob is a grantee of write-folders only: reading for him is refused.
+    assert "Read folders" in ask(cfg, ALICE, [folder("alpha")], grantee=BOB).reason
+    auto = ask(cfg, ERIN, [folder("gamma")], why="", grantee="Mallory@Example.com")
+    assert not auto.allowed and 'access flow "Gamma for seniors (automatic)"' in auto.reason
+    path_like = ask(cfg, ALICE, [folder("alpha")], grantee="../../x@example.com")
+    assert not path_like.allowed and "it contains a slash" in path_like.reason
 
 
 def test_bundle_items(fixture_cfg: GrantflowConfig) -> None:
@@ -582,4 +631,4 @@ def test_example_catalog_decisions(example_cfg: GrantflowConfig) -> None:
     write = reports.model_copy(update={"permission": "write"})
     assert ask(cfg, ALICE, [write]).approvers == [BOB, DAVE]
     alone = ask(cfg, DAVE, [write], grantee=BOB)
-    assert not alone.allowed and "nobody but you could approve" in alone.reason
+    assert not alone.allowed and 'access flow "Report folders, write" may not grant access to bob' in alone.reason

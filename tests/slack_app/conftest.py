@@ -336,11 +336,13 @@ class Stack:
         return request_id, updated
 
 
-async def slack_stack(dev_server: DevServer, tmp: Path, fake: FakeSlack) -> AsyncIterator[Stack]:
+async def slack_stack(
+    dev_server: DevServer, tmp: Path, fake: FakeSlack, config_text: str = CONFIG, **extra_settings: Any
+) -> AsyncIterator[Stack]:
     """The real app over HTTP, a worker with the real SlackNotifier, both pointed at `fake` (started here,
-    stopped at the end)."""
+    stopped at the end). `extra_settings`: more environment settings by name, e.g. GRANTFLOW_SLACK_IDENTITY_TTL."""
     config_file = tmp / "grantflow.yml"
-    config_file.write_text(CONFIG)
+    config_file.write_text(config_text)
     await fake.start()
     settings = Settings(
         TEMPORAL_ADDRESS=dev_server.address,
@@ -351,6 +353,7 @@ async def slack_stack(dev_server: DevServer, tmp: Path, fake: FakeSlack) -> Asyn
         SLACK_BOT_TOKEN="xoxb-test",
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=fake.api_url,
+        **extra_settings,
     )
     from worker import build_worker
 

@@ -43,10 +43,15 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+UserRecord = str | None | dict[str, Any]
+
+
 class FakeSlack:
-    def __init__(self, users: dict[str, str | None]):
-        """`users`: Slack user id → email (None for a user without one)."""
-        self.users = users
+    def __init__(self, users: dict[str, UserRecord]):
+        """`users`: Slack user id → email (None for a user without one), or a record with `email` and any of
+        Slack's user flags (`deleted`, `is_restricted`, `is_ultra_restricted`, `is_bot`). The mapping is copied:
+        `set_user` changes this fake only."""
+        self.users = dict(users)
         self.calls: list[Call] = []
         self.failures: dict[str, list[Failure]] = {}
         self._ts = itertools.count(1)
@@ -86,6 +91,14 @@ class FakeSlack:
         """The next call of `method` fails once."""
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
         self.failures.setdefault(method, []).append(Failure(status, {"ok": False, "error": error}, headers))
+
+    def set_user(self, user_id: str, email: str | None, **flags: bool) -> None:
+        """Change (or add) a user's record, as a workspace admin would: later users.info calls see it."""
+        self.users[user_id] = {"email": email, **flags}
+
+    def email_of(self, user_id: str) -> str | None:
+        record = self.users.get(user_id)
+        return record.get("email") if isinstance(record, dict) else record
 
     def of(self, method: str, **match: Any) -> list[Call]:
         return [
@@ -199,12 +212,15 @@ class FakeSlack:
             uid = str(args.get("user"))
             if uid not in self.users:
                 return {"ok": False, "error": "user_not_found"}
-            email = self.users[uid]
+            record = self.users[uid]
+            flags = {k: v for k, v in record.items() if k != "email"} if isinstance(record, dict) else {}
+            email = self.email_of(uid)
             profile = {"email": email} if email else {}
-            return {"ok": True, "user": {"id": uid, "tz": "Europe/Berlin", "profile": profile, "is_bot": False}}
+            user = {"id": uid, "tz": "Europe/Berlin", "profile": profile, "is_bot": False, "deleted": False}
+            return {"ok": True, "user": {**user, **flags}}
         if method == "users.lookupByEmail":
             email = str(args.get("email")).lower()
-            found = next((u for u, e in self.users.items() if e == email), None)
+            found = next((u for u in self.users if self.email_of(u) == email), None)
             return {"ok": True, "user": {"id": found}} if found else {"ok": False, "error": "users_not_found"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": self.dm(str(args.get("users")))}}
