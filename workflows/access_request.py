@@ -73,6 +73,10 @@ PUBLISH_LOCAL_TIMEOUT = timedelta(seconds=5)
 PUBLISH_LOCAL_RETRY = RetryPolicy(maximum_attempts=1)
 # Histories begun before local-first publishing replay with the remote-only publisher.
 FAST_PUBLISH_PATCH = "publish-local-first"
+# An extension the target refused keeps the old expiry and is not counted (before: counted, published as
+# "extended" with the failure only in the audit trail).
+EXTEND_FAILED_PATCH = "extend-failure-keeps-expiry"
+EXTEND_FAILED_REASON = "extension failed"
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -300,6 +304,7 @@ class AccessRequestWorkflow:
         self._transition("expiry_reminder")
 
     async def _apply_extensions(self) -> None:
+        applying = self._extends_pending
         self._extends_pending = 0
         expires_at = self._expires_at
         assert expires_at is not None
@@ -312,9 +317,35 @@ class AccessRequestWorkflow:
             for item, r in zip(self._granted, results, strict=True)
             if isinstance(r, BaseException)
         ]
+        if errors and workflow.patched(EXTEND_FAILED_PATCH):
+            self._extension_failed(applying, errors)
+            return
         if errors:
             self._event("grantflow", "extend_target", outcome="failed", reason="; ".join(errors))
+        elif self._reason.startswith(EXTEND_FAILED_REASON):
+            self._reason = ""
         self._transition("extended")
+
+    def _extension_failed(self, applying: int, errors: list[str]) -> None:
+        """The target refused (every retry): access ends when it says, so the request keeps its old expiry,
+        the extension is not counted (it can be asked for again) and the person is told why."""
+        d = self._require_decision()
+        assert self._expires_at is not None
+        # Extensions asked for while this round ran stay pending on top of the kept expiry.
+        self._expires_at -= timedelta(seconds=d.extension.duration_seconds * applying)
+        self._extensions_used = max(0, self._extensions_used - applying)
+        self._extension_offered = self._extensions_used < d.extension.max_extensions
+        self._reason = (
+            f"{EXTEND_FAILED_REASON}: {'; '.join(errors)}; access still ends at {self._expires_at:%Y-%m-%d %H:%M} UTC"
+        )
+        self._event(
+            "grantflow",
+            "extend_failed",
+            outcome="failed",
+            reason=self._reason,
+            detail={"expires_at": self._expires_at.isoformat(), "extensions_used": self._extensions_used},
+        )
+        self._transition("extend_failed")
 
     async def _grant(self, item: GrantItem) -> GrantResult:
         try:
