@@ -114,13 +114,18 @@ async def test_two_approvals_and_refused_messages_leave_the_workflow_healthy(h: 
     await signal(h, rid, "approve", {"approver": "bob@example.com"})
     await signal(h, rid, "approve", {"approver": "bob@example.com"})  # twice
     view = await settle(h, rid, {"PENDING_APPROVAL"})
+    # A second refusal of the same actor within a minute is counted, and summarised when the minute is over.
+    await h.env.sleep(61)
     rows = await audit(h, rid, until="extend")
     refused = [r for a, o, r in rows if o == "refused"]
     assert "mallory@example.com is not an approver for this flow" in refused
     assert "you cannot approve your own request" in refused
     assert any(r.startswith("malformed approve payload: approver") for r in refused)
-    assert any(r.startswith("malformed approve payload") and "dictionary" in r for r in refused)
-    assert "the request is PENDING_APPROVAL, not ACTIVE" in refused
+    assert (
+        "and 1 more refused in the last minute (last: malformed approve payload: payload: "
+        "Input should be a valid dictionary or instance of ApprovePayload)" in refused
+    )
+    assert "and 1 more refused in the last minute (last: the request is PENDING_APPROVAL, not ACTIVE)" in refused
     for _ in range(50):
         view = await h.client.status(rid)
         if len(view.approvals) == 1 and any("already approved" in r for _, _, r in await audit(h, rid)):
@@ -131,6 +136,47 @@ async def test_two_approvals_and_refused_messages_leave_the_workflow_healthy(h: 
     await signal(h, rid, "approve", {"approver": "erin@example.com", "comment": "second"})
     final = await settle(h, rid, {"ACTIVE"})
     assert len(final["approvals"]) == 2
+
+
+async def test_a_flood_of_refusals_is_recorded_once_a_minute_per_actor_and_counted(h: Harness) -> None:
+    sub = await h.client.submit(spec(h))
+    rid = sub.request_id
+    await settle(h, rid, {"PENDING_APPROVAL"})
+    handle = h.env.client.get_workflow_handle(f"access-request-{rid}")
+    floods = [("approve", {"approver": "mallory@example.com"})] * 40 + [("approve", {"who": "x"})] * 30
+    floods += [("reject", {"approver": f"intruder{i}@example.com"}) for i in range(25)]
+    for name, payload in floods:
+        await handle.signal(name, payload)
+    await h.env.sleep(61)
+    rows = [e for e in h.store.audit(request_id=rid) if e.outcome == "refused"]
+    for _ in range(100):
+        rows = [e for e in h.store.audit(request_id=rid) if e.outcome == "refused"]
+        if sum(e.detail.get("suppressed", 1) for e in rows) >= len(floods):
+            break
+        await asyncio.sleep(0.05)
+    recorded = [e for e in rows if "suppressed" not in e.detail]
+    summaries = {e.actor: e for e in rows if "suppressed" in e.detail}
+    assert len(recorded) + sum(e.detail["suppressed"] for e in summaries.values()) == len(floods), "none lost"
+    assert [e.actor for e in recorded].count("mallory@example.com") == 1
+    assert summaries["mallory@example.com"].reason == (
+        "and 39 more refused in the last minute (last: mallory@example.com is not an approver for this flow)"
+    )
+    assert [e.actor for e in recorded].count("unknown") == 1
+    assert summaries["unknown"].detail["suppressed"] == 29
+    # 20 windows in a minute (mallory, unknown, 18 intruders); the other 7 intruders share one more, whose
+    # first refusal is recorded and the rest counted.
+    assert len({e.actor for e in recorded if e.actor.startswith("intruder")}) == 19
+    assert summaries["(other actors)"].detail["suppressed"] == 6
+    assert len(rows) == 1 + 1 + 19 + 3, [(e.actor, e.reason) for e in rows]
+    # A new minute: the next refusal is recorded again.
+    await handle.signal("approve", {"approver": "mallory@example.com"})
+    for _ in range(100):
+        again = [e for e in h.store.audit(request_id=rid) if e.actor == "mallory@example.com"]
+        if len(again) == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert [("suppressed" in e.detail) for e in again] == [False, True, False]
+    assert (await h.client.status(rid)).status.value == "PENDING_APPROVAL"
 
 
 async def test_expiry_reminder_extensions_up_to_the_limit(h: Harness) -> None:
