@@ -20,6 +20,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.worker import Replayer
 
 from grantflow.client import GrantflowClient
 from grantflow.config import ConfigSource
@@ -30,7 +31,7 @@ from grantflow.store import Store
 from grantflow.temporal import data_converter, register_search_attributes
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS
 from tests.workflows.conftest import config_with
-from worker import build_worker
+from worker import ALL_WORKFLOWS, build_worker, sandbox_runner
 from workflows.access_request import summary_line
 
 SUGGEST_AFTER = 150  # history events; Temporal's default is 4K (and it terminates at 51,200)
@@ -211,6 +212,14 @@ async def test_a_flood_continues_as_new_and_loses_nothing(
             and e.workflow_task_failed_event_attributes.cause != UNHANDLED_COMMAND
         ]
         assert failed == [], (run_id, failed[0].workflow_task_failed_event_attributes)
+
+    # Every run replays with this code (the resumed runs start from their carried state).
+    replayer = Replayer(
+        workflows=ALL_WORKFLOWS, data_converter=data_converter(TEST_ENCRYPTION_KEYS), workflow_runner=sandbox_runner()
+    )
+    for run_id, _ in runs:
+        history = await temporal.get_workflow_handle(wid, run_id=run_id).fetch_history()
+        await replayer.replay_workflow(history)
 
     # The audit trail: one request, one approval, the grant, the extension, the expiry, unique keys in order,
     # and every refused signal accounted for (recorded, or counted in a summary).
