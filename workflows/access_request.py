@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
@@ -294,7 +294,10 @@ class AccessRequestWorkflow:
             if self._approved() or not self._continue_due():
                 return True
             self._approval_waited = waited + min(max(workflow.now() - started, timedelta(0)), step)
+            draining = workflow.now()
             await self._continue_as_new()
+            # A decision came in while publishing: act on it in this run (the time spent still counts).
+            waited = self._approval_waited + max(workflow.now() - draining, timedelta(0))
 
     def _approved(self) -> bool:
         d = self._require_decision()
@@ -383,16 +386,20 @@ class AccessRequestWorkflow:
     def _continue_due(self) -> bool:
         return self._continue_enabled and workflow.info().is_continue_as_new_suggested()
 
-    async def _continue_as_new(self) -> NoReturn:
-        """Hand the whole state to a fresh run of the same workflow id, once every message handled so far is
-        published: the history starts again near empty, and nothing of the request is lost."""
-        self._flush_refusals()
-        self._event(
-            "grantflow",
-            "continue_as_new",
-            outcome="info",
-            detail={"run": self._run_number + 1, "history_length": workflow.info().get_current_history_length()},
+    def _decision_pending(self) -> bool:
+        """A message that the main loop must act on (state that is not carried to a new run)."""
+        return (
+            self._rejected_by is not None
+            or self._revoke_by is not None
+            or self._extends_pending > 0
+            or (self._status == AccessStatus.PENDING_APPROVAL and self._approved())
         )
+
+    async def _continue_as_new(self) -> None:
+        """Hand the whole state to a fresh run of the same workflow id, once every message handled so far is
+        published: the history starts again near empty, and nothing of the request is lost. Returns (without
+        continuing) when a decision arrived meanwhile, for the caller to act on first."""
+        self._flush_refusals()
         # A publish still in flight after the timeout goes with the state and runs again (notifiers are
         # idempotent).
         with contextlib.suppress(TimeoutError):
@@ -401,6 +408,15 @@ class AccessRequestWorkflow:
                 timeout=CONTINUE_DRAIN_TIMEOUT,
                 timeout_summary="publish before continue-as-new",
             )
+        if self._decision_pending():
+            return
+        # Carried with the state and published by the new run.
+        self._event(
+            "grantflow",
+            "continue_as_new",
+            outcome="info",
+            detail={"run": self._run_number + 1, "history_length": workflow.info().get_current_history_length()},
+        )
         view = self._view()
         carried = CarriedState(
             status=self._status,
