@@ -19,6 +19,9 @@ from grantflow.emails import BadEmail, check_email
 from grantflow.pgprivileges import PrivilegeError, as_tokens, parse_privileges, permission_table
 
 SHIPPED_EXAMPLE = Path(__file__).parent / "examples" / "grantflow.yml"
+# Each reminder is a timer, a publish and history events for as long as the request waits (7 days): a short
+# interval would loop a pending workflow towards Temporal's history limit for nothing.
+MIN_APPROVAL_REMINDER = 15 * 60
 
 PRINCIPAL_HELP = 'must be "user:EMAIL" or "group:NAME"'
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -407,6 +410,8 @@ def _semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...]
             problems.append(((*base, "approvals_required"), "is more than the number of people who can approve"))
         if f.extension.enabled and f.extension.duration <= 0:
             problems.append(((*base, "extension", "duration"), "must be greater than 0"))
+        if f.approval_reminder < MIN_APPROVAL_REMINDER:
+            problems.append(((*base, "approval_reminder"), "must be at least 15m"))
     return problems
 
 

@@ -8,6 +8,7 @@ process. Ctrl-C stops them all, newest first.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -85,11 +86,16 @@ class DevServer:
     """A `temporal server start-dev` on a loopback port and a SQLite file, which tests and benchmarks can
     kill (as in a crash) and restart on the same file and port."""
 
-    def __init__(self, db_file: Path | None = None, port: int | None = None):
+    def __init__(
+        self, db_file: Path | None = None, port: int | None = None, dynamic_config: dict[str, Any] | None = None
+    ):
+        """`dynamic_config`: server settings as `--dynamic-config-value KEY=JSON`, e.g. a low
+        `limit.historyCount.suggestContinueAsNew` to make workflows continue as new early."""
         from grantflow.pgserver import free_port
 
         self.port = port or free_port()
         self.db_file = db_file
+        self.dynamic_config = dict(dynamic_config or {})
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -105,6 +111,8 @@ class DevServer:
             self.db_file = Path(tempfile.mkdtemp(prefix="gf-temporal-")) / "temporal.db"
         cmd = temporal_dev_command(self.db_file, self.port, 0, headless=True)
         cmd += ["--http-port", str(free_port()), "--metrics-port", str(free_port())]
+        for key, value in self.dynamic_config.items():
+            cmd += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         wait_listening(self.address, self.proc, timeout=60)

@@ -156,10 +156,48 @@ class Transition(BaseModel):
     events: list[AuditEvent] = Field(default_factory=list)
 
 
+class RefusalWindow(BaseModel):
+    """The refused messages of one actor within a minute: the first is recorded, the rest only counted."""
+
+    actor: str
+    started_at: datetime
+    suppressed: int = 0
+    action: str = ""
+    reason: str = ""
+
+
+class CarriedState(BaseModel):
+    """Everything a request's workflow knows, handed to its next run by continue-as-new (same workflow id).
+
+    Timers carry over exactly: the approval wait as the time waited so far at `carried_at`, the expiry and
+    its reminder as absolute times.
+    """
+
+    status: AccessStatus
+    status_reason: str = ""
+    decision: PolicyDecision
+    approvals: list[Approval] = Field(default_factory=list)
+    granted_at: datetime | None = None
+    expires_at: datetime | None = None
+    extensions_used: int = 0
+    extension_offered: bool = False
+    reminded_for: datetime | None = None
+    granted: list[GrantItem] = Field(default_factory=list)
+    seq: int
+    events: list[AuditEvent] = Field(default_factory=list)
+    outbox: list[Transition] = Field(default_factory=list)
+    approval_waited_seconds: float = 0
+    carried_at: datetime
+    refusals: list[RefusalWindow] = Field(default_factory=list)
+    run: int = 1
+
+
 class WorkflowInput(BaseModel):
     request_id: str
     spec: RequestSpec
     submitted_at: datetime
+    # Set only when a run continues as new; inputs without it (every first run, v0.1.0's) start afresh.
+    carried: CarriedState | None = None
 
 
 # Signal / update payloads. Signals accept raw JSON and are validated inside the workflow so that a

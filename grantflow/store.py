@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, event, text
+from sqlalchemy import Column, Index, Text, event, or_, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
@@ -254,7 +254,17 @@ class Store:
             if not events:
                 return 0
             rows = [_audit_values(e) for e in events]
-            result = conn.execute(insert(audit).values(rows).on_conflict_do_nothing(index_elements=[audit.c.key]))
+            # A retried batch writes the same rows again: nothing changes. A batch that a workflow published
+            # from a task the server then refused (signals arrived while it completed) can differ from the
+            # one its accepted retry publishes under the same keys; the accepted one is the one that stands.
+            stmt = insert(audit).values(rows)
+            changed = [c for c in _audit_values(events[0]) if c != "key"]
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[audit.c.key],
+                set_={c: stmt.excluded[c] for c in changed},
+                where=or_(*(audit.c[c] != stmt.excluded[c] for c in changed)),
+            )
+            result = conn.execute(stmt)
             return max(0, result.rowcount)
 
     def get_request(self, request_id: str) -> StatusView | None:

@@ -204,7 +204,9 @@ def _outcome(v: StatusView, names: Mapping[str, str]) -> list[str]:
     if v.rejected_by:
         reason = v.status_reason.split(": ", 1)[1] if ": " in v.status_reason else ""
         lines.append(f":x: Rejected by {who(v.rejected_by, names)}" + (f": {esc(reason)}" if reason else ""))
-    elif v.status_reason and v.status not in (AccessStatus.ACTIVE,):
+    elif v.status_reason and v.status == AccessStatus.ACTIVE:
+        lines.append(f":warning: {esc(v.status_reason)}")
+    elif v.status_reason:
         lines.append(f"_{esc(v.status_reason)}_")
     if v.status == AccessStatus.ACTIVE and v.expires_at:
         lines.append(f":alarm_clock: Until {slack_date(v.expires_at)}")
@@ -306,6 +308,7 @@ NOTE_TEXT = {
     "active": "Your access is active until {expires}.",
     "expiry_reminder": "Your access ends {expires}. Extend it from the message above if you still need it.",
     "extended": "Extended: access now ends {expires}.",
+    "extend_failed": ":warning: Your access could not be extended, so it still ends {expires}. {reason}",
     "rejected": "Your request was rejected. {reason}",
     "revoked": "Access revoked. {reason}",
     "expired": "Your access has expired and was removed.",

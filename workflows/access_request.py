@@ -17,6 +17,7 @@ runs and go out with its outcome, so that neither the grant nor the expiry's rev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -33,10 +34,12 @@ with workflow.unsafe.imports_passed_through():
         Approval,
         ApprovePayload,
         AuditEvent,
+        CarriedState,
         ExtendPayload,
         GrantItem,
         GrantResult,
         PolicyDecision,
+        RefusalWindow,
         RejectPayload,
         RevokePayload,
         StatusView,
@@ -73,6 +76,22 @@ PUBLISH_LOCAL_TIMEOUT = timedelta(seconds=5)
 PUBLISH_LOCAL_RETRY = RetryPolicy(maximum_attempts=1)
 # Histories begun before local-first publishing replay with the remote-only publisher.
 FAST_PUBLISH_PATCH = "publish-local-first"
+# An extension the target refused keeps the old expiry and is not counted (before: counted, published as
+# "extended" with the failure only in the audit trail).
+EXTEND_FAILED_PATCH = "extend-failure-keeps-expiry"
+EXTEND_FAILED_REASON = "extension failed"
+# A flood of messages cannot push a request to Temporal's history limit: refusals are recorded at most once
+# per actor per minute (the rest counted, then summarised), and a waiting or holding request continues as new
+# when the server suggests it. Histories begun before either replay as they were recorded.
+REFUSAL_LIMIT_PATCH = "refusals-once-a-minute"
+CONTINUE_AS_NEW_PATCH = "continue-as-new"
+REFUSAL_WINDOW = timedelta(minutes=1)
+# Beyond this many actors refused within a minute, the others share one window (random actor names in a
+# flood must not each get their own audit event).
+MAX_REFUSAL_WINDOWS = 20
+OTHER_ACTORS = "(other actors)"
+# How long a run waits for an in-flight publish before it continues as new anyway, carrying that batch.
+CONTINUE_DRAIN_TIMEOUT = timedelta(minutes=1)
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -140,12 +159,48 @@ class AccessRequestWorkflow:
         }
         self._fast_publish = False
         self._publish_held = False
+        self._inflight: list[Transition] | None = None
+        self._reminded_for: datetime | None = None
+        self._refusals: dict[str, RefusalWindow] = {}
+        self._limit_refusals: bool | None = None
+        self._summarizer: asyncio.Task[None] | None = None
+        self._continue_enabled = False
+        self._approval_waited = timedelta(0)
+        self._carried_at: datetime | None = None
+        self._run_number = 1
+        if inp.carried is not None:
+            self._restore(inp.carried)
+
+    def _restore(self, c: CarriedState) -> None:
+        """The state of the previous run (see _continue_as_new), before any message of this one is handled."""
+        self._status = c.status
+        self._reason = c.status_reason
+        self._decision = c.decision
+        self._approvals = list(c.approvals)
+        self._granted_at = c.granted_at
+        self._expires_at = c.expires_at
+        self._extensions_used = c.extensions_used
+        self._extension_offered = c.extension_offered
+        self._reminded_for = c.reminded_for
+        self._granted = list(c.granted)
+        self._seq = c.seq
+        self._events = list(c.events)
+        self._outbox = list(c.outbox)
+        self._approval_waited = timedelta(seconds=c.approval_waited_seconds)
+        self._carried_at = c.carried_at
+        self._refusals = {w.actor: w for w in c.refusals}
+        self._run_number = c.run
+        # The previous run passed these on as this run's search attributes.
+        self._indexed = {p.key.name: p.value for p in search_attributes_for(self._view())}
 
     # --- run -------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: WorkflowInput) -> StatusView:
         self._fast_publish = workflow.patched(FAST_PUBLISH_PATCH)
+        self._continue_enabled = workflow.patched(CONTINUE_AS_NEW_PATCH)
+        if self._inp.carried is not None:
+            return await self._resume()
         self._event(
             self._spec.requester,
             "request",
@@ -171,6 +226,22 @@ class AccessRequestWorkflow:
             self._transition("submitted")
             if await self._await_approval():
                 await self._grant_and_hold()
+        return await self._close(publisher)
+
+    async def _resume(self) -> StatusView:
+        """A continued run: the request goes on where the previous run left it (waiting or holding)."""
+        workflow.set_current_details(summary_line(self._view()))
+        publisher = asyncio.create_task(self._publisher())
+        if self._status == AccessStatus.PENDING_APPROVAL:
+            if await self._await_approval():
+                await self._grant_and_hold()
+        else:
+            await self._hold(fresh=False)
+            await self._end_access()
+        return await self._close(publisher)
+
+    async def _close(self, publisher: asyncio.Task[None]) -> StatusView:
+        self._flush_refusals()
         self._closing = True
         await publisher
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -187,12 +258,22 @@ class AccessRequestWorkflow:
         # replay (seen under load when a task timed out while the server was down).
         total = timedelta(seconds=d.approval_timeout_seconds)
         interval = timedelta(seconds=max(60, d.approval_reminder_seconds))
-        waited = timedelta(0)
+        # A continued run goes on from the time its predecessor had waited (both measured on history's clock).
+        waited = self._approval_waited
+        if self._carried_at is not None:
+            waited += max(workflow.now() - self._carried_at, timedelta(0))
         while True:
-            step = min(interval, total - waited)
+            # Reminders fall on whole intervals of waiting; a fresh run starts on one (one interval per step).
+            step = max(min(interval - waited % interval, total - waited), MIN_TIMER)
+            started = workflow.now()
             try:
                 await workflow.wait_condition(
-                    lambda: self._approved() or self._rejected_by is not None or self._revoke_by is not None,
+                    lambda: (
+                        self._approved()
+                        or self._rejected_by is not None
+                        or self._revoke_by is not None
+                        or self._continue_due()
+                    ),
                     timeout=step,
                     timeout_summary="approval wait",
                 )
@@ -210,7 +291,13 @@ class AccessRequestWorkflow:
             if self._revoke_by is not None:
                 self._finish(AccessStatus.REVOKED, self._revoked_reason("withdrawn"), kind="revoked")
                 return False
-            return True
+            if self._approved() or not self._continue_due():
+                return True
+            self._approval_waited = waited + min(max(workflow.now() - started, timedelta(0)), step)
+            draining = workflow.now()
+            await self._continue_as_new()
+            # A decision came in while publishing: act on it in this run (the time spent still counts).
+            waited = self._approval_waited + max(workflow.now() - draining, timedelta(0))
 
     def _approved(self) -> bool:
         d = self._require_decision()
@@ -237,6 +324,9 @@ class AccessRequestWorkflow:
         if self._revoke_by is None:
             self._set_status(AccessStatus.ACTIVE, "", "active")
             await self._hold()
+        await self._end_access()
+
+    async def _end_access(self) -> None:
         self._hold_publishing(True)
         self._set_status(
             AccessStatus.REVOKING, self._revoked_reason("expired") if self._revoke_by else "expired", "revoking"
@@ -247,32 +337,32 @@ class AccessRequestWorkflow:
         else:
             self._finish(AccessStatus.EXPIRED, "expired", kind="expired")
 
-    async def _hold(self) -> None:
+    async def _hold(self, fresh: bool = True) -> None:
         """Stay ACTIVE until expiry or revocation, reminding before the end and applying extensions."""
         d = self._require_decision()
-        reminded_for: datetime | None = None
         if (
-            d.extension.enabled
+            fresh
+            and d.extension.enabled
             and d.extension.max_extensions > 0
             and self._spec.duration_seconds <= d.extension.notify_before_seconds
         ):
             # Granted for less than the reminder lead: offer the extension at once (decided on recorded
             # durations, not on the clock).
-            reminded_for = self._expires_at
+            self._reminded_for = self._expires_at
             self._remind()
         while self._revoke_by is None:
             assert self._expires_at is not None
             wake = self._expires_at
             remind_at: datetime | None = None
             can_extend = d.extension.enabled and self._extensions_used < d.extension.max_extensions
-            if can_extend and reminded_for != self._expires_at:
+            if can_extend and self._reminded_for != self._expires_at:
                 remind_at = self._expires_at - timedelta(seconds=d.extension.notify_before_seconds)
                 wake = remind_at
             # Always a timer, even when the moment has passed: whether one is started must not depend on the
             # clock, which a retried workflow task can see late (see _await_approval).
             try:
                 await workflow.wait_condition(
-                    lambda: self._revoke_by is not None or self._extends_pending > 0,
+                    lambda: self._revoke_by is not None or self._extends_pending > 0 or self._continue_due(),
                     timeout=max(wake - workflow.now(), MIN_TIMER),
                     timeout_summary="until reminder" if remind_at else "until expiry",
                 )
@@ -283,11 +373,82 @@ class AccessRequestWorkflow:
                 elif remind_at is None:
                     return
                 else:
-                    reminded_for = self._expires_at
+                    self._reminded_for = self._expires_at
                     self._remind()
                 continue
             if self._extends_pending:
                 await self._apply_extensions()
+            elif self._revoke_by is None and self._continue_due():
+                await self._continue_as_new()
+
+    # --- continue-as-new ---------------------------------------------------------------------------
+
+    def _continue_due(self) -> bool:
+        return self._continue_enabled and workflow.info().is_continue_as_new_suggested()
+
+    def _decision_pending(self) -> bool:
+        """A message that the main loop must act on (state that is not carried to a new run)."""
+        return (
+            self._rejected_by is not None
+            or self._revoke_by is not None
+            or self._extends_pending > 0
+            or (self._status == AccessStatus.PENDING_APPROVAL and self._approved())
+        )
+
+    async def _continue_as_new(self) -> None:
+        """Hand the whole state to a fresh run of the same workflow id, once every message handled so far is
+        published: the history starts again near empty, and nothing of the request is lost. Returns (without
+        continuing) when a decision arrived meanwhile, for the caller to act on first."""
+        self._flush_refusals()
+        # A publish still in flight after the timeout goes with the state and runs again (notifiers are
+        # idempotent).
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._publisher_idle() and workflow.all_handlers_finished(),
+                timeout=CONTINUE_DRAIN_TIMEOUT,
+                timeout_summary="publish before continue-as-new",
+            )
+        if self._decision_pending():
+            return
+        # Carried with the state and published by the new run.
+        self._event(
+            "grantflow",
+            "continue_as_new",
+            outcome="info",
+            detail={"run": self._run_number + 1, "history_length": workflow.info().get_current_history_length()},
+        )
+        view = self._view()
+        carried = CarriedState(
+            status=self._status,
+            status_reason=self._reason,
+            decision=self._require_decision(),
+            approvals=self._approvals,
+            granted_at=self._granted_at,
+            expires_at=self._expires_at,
+            extensions_used=self._extensions_used,
+            extension_offered=self._extension_offered,
+            reminded_for=self._reminded_for,
+            granted=self._granted,
+            seq=self._seq,
+            events=self._events,
+            outbox=(self._inflight or []) + self._outbox,
+            approval_waited_seconds=self._approval_waited.total_seconds(),
+            carried_at=workflow.now(),
+            refusals=list(self._refusals.values()),
+            run=self._run_number + 1,
+        )
+        workflow.continue_as_new(
+            WorkflowInput(
+                request_id=self._inp.request_id,
+                spec=self._spec,
+                submitted_at=self._inp.submitted_at,
+                carried=carried,
+            ),
+            search_attributes=TypedSearchAttributes(search_attributes_for(view)),
+        )
+
+    def _publisher_idle(self) -> bool:
+        return self._inflight is None and not self._outbox and not self._events
 
     def _remind(self) -> None:
         self._extension_offered = True
@@ -300,6 +461,7 @@ class AccessRequestWorkflow:
         self._transition("expiry_reminder")
 
     async def _apply_extensions(self) -> None:
+        applying = self._extends_pending
         self._extends_pending = 0
         expires_at = self._expires_at
         assert expires_at is not None
@@ -312,9 +474,35 @@ class AccessRequestWorkflow:
             for item, r in zip(self._granted, results, strict=True)
             if isinstance(r, BaseException)
         ]
+        if errors and workflow.patched(EXTEND_FAILED_PATCH):
+            self._extension_failed(applying, errors)
+            return
         if errors:
             self._event("grantflow", "extend_target", outcome="failed", reason="; ".join(errors))
+        elif self._reason.startswith(EXTEND_FAILED_REASON):
+            self._reason = ""
         self._transition("extended")
+
+    def _extension_failed(self, applying: int, errors: list[str]) -> None:
+        """The target refused (every retry): access ends when it says, so the request keeps its old expiry,
+        the extension is not counted (it can be asked for again) and the person is told why."""
+        d = self._require_decision()
+        assert self._expires_at is not None
+        # Extensions asked for while this round ran stay pending on top of the kept expiry.
+        self._expires_at -= timedelta(seconds=d.extension.duration_seconds * applying)
+        self._extensions_used = max(0, self._extensions_used - applying)
+        self._extension_offered = self._extensions_used < d.extension.max_extensions
+        self._reason = (
+            f"{EXTEND_FAILED_REASON}: {'; '.join(errors)}; access still ends at {self._expires_at:%Y-%m-%d %H:%M} UTC"
+        )
+        self._event(
+            "grantflow",
+            "extend_failed",
+            outcome="failed",
+            reason=self._reason,
+            detail={"expires_at": self._expires_at.isoformat(), "extensions_used": self._extensions_used},
+        )
+        self._transition("extend_failed")
 
     async def _grant(self, item: GrantItem) -> GrantResult:
         try:
@@ -429,28 +617,33 @@ class AccessRequestWorkflow:
             if not self._outbox:
                 return
             batch, self._outbox = self._outbox, []
-            summary = ", ".join(t.kind for t in batch)[:200]
-            if self._fast_publish:
-                try:
-                    await workflow.execute_local_activity(
-                        "publish_transitions",
-                        PublishBatch(transitions=batch),
-                        start_to_close_timeout=PUBLISH_LOCAL_TIMEOUT,
-                        retry_policy=PUBLISH_LOCAL_RETRY,
-                        summary=summary,
-                    )
-                    continue
-                except (ActivityError, ApplicationError):
-                    # A local activity that raises surfaces as its ApplicationError, not as an ActivityError
-                    # (only its timeout does): both must fall back, or the publisher dies with the batch.
-                    pass
-            await workflow.execute_activity(
-                "publish_transitions",
-                PublishBatch(transitions=batch),
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=PUBLISH_RETRY,
-                summary=summary,
-            )
+            self._inflight = batch
+            await self._publish(batch)
+            self._inflight = None
+
+    async def _publish(self, batch: list[Transition]) -> None:
+        summary = ", ".join(t.kind for t in batch)[:200]
+        if self._fast_publish:
+            try:
+                await workflow.execute_local_activity(
+                    "publish_transitions",
+                    PublishBatch(transitions=batch),
+                    start_to_close_timeout=PUBLISH_LOCAL_TIMEOUT,
+                    retry_policy=PUBLISH_LOCAL_RETRY,
+                    summary=summary,
+                )
+                return
+            except (ActivityError, ApplicationError):
+                # A local activity that raises surfaces as its ApplicationError, not as an ActivityError
+                # (only its timeout does): both must fall back, or the publisher dies with the batch.
+                pass
+        await workflow.execute_activity(
+            "publish_transitions",
+            PublishBatch(transitions=batch),
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=PUBLISH_RETRY,
+            summary=summary,
+        )
 
     def _require_decision(self) -> PolicyDecision:
         assert self._decision is not None
@@ -498,9 +691,64 @@ class AccessRequestWorkflow:
             return f"malformed {action} payload: {where}: {first['msg']}"
 
     def _refuse(self, action: str, actor: str, reason: str, raise_error: bool) -> None:
-        self._event(actor or "unknown", action, outcome="refused", reason=reason)
+        actor = actor or "unknown"
+        if not self._counted_only(actor, action, reason):
+            self._event(actor, action, outcome="refused", reason=reason)
         if raise_error:
             raise ApplicationError(reason, type="Refused", non_retryable=True)
+
+    def _counted_only(self, actor: str, action: str, reason: str) -> bool:
+        """True when this refusal is only counted: its actor already has one recorded within the minute."""
+        now = workflow.now()
+        self._expire_refusals(now)
+        key = actor if actor in self._refusals or len(self._refusals) < MAX_REFUSAL_WINDOWS else OTHER_ACTORS
+        window = self._refusals.get(key)
+        if window is None:
+            self._refusals[key] = RefusalWindow(actor=key, started_at=now)
+            return False
+        if self._limit_refusals is None:
+            self._limit_refusals = workflow.patched(REFUSAL_LIMIT_PATCH)
+        if not self._limit_refusals:
+            return False
+        window.suppressed += 1
+        window.action = action
+        window.reason = reason
+        if self._summarizer is None:
+            self._summarizer = asyncio.create_task(self._summarize_refusals())
+        return True
+
+    def _expire_refusals(self, now: datetime) -> None:
+        """Close the windows older than a minute, each with a summary of what it only counted."""
+        for key, window in list(self._refusals.items()):
+            if now - window.started_at >= REFUSAL_WINDOW:
+                self._summarize(window)
+                del self._refusals[key]
+
+    def _flush_refusals(self) -> None:
+        """Make every count visible now (before the run ends); the windows stay, so the limit goes on."""
+        for window in self._refusals.values():
+            self._summarize(window)
+
+    def _summarize(self, window: RefusalWindow) -> None:
+        if not window.suppressed:
+            return
+        self._event(
+            window.actor,
+            window.action,
+            outcome="refused",
+            reason=f"and {window.suppressed} more refused in the last minute (last: {window.reason})",
+            detail={"suppressed": window.suppressed, "since": window.started_at.isoformat()},
+        )
+        window.suppressed = 0
+
+    async def _summarize_refusals(self) -> None:
+        """A minute after a window began counting, its summary goes to the audit trail even if the flood
+        stopped (otherwise the count would wait for the next message)."""
+        while True:
+            await workflow.wait_condition(lambda: any(w.suppressed for w in self._refusals.values()))
+            due = min(w.started_at for w in self._refusals.values() if w.suppressed) + REFUSAL_WINDOW
+            await workflow.sleep(max(due - workflow.now(), MIN_TIMER), summary="refusal summary")
+            self._expire_refusals(workflow.now())
 
     @staticmethod
     def _actor_of(raw: Any, key: str) -> str:

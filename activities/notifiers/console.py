@@ -9,6 +9,11 @@ from grantflow.models import AccessStatus, Transition
 log = structlog.get_logger("grantflow.notify")
 
 
+OWNER_KINDS = frozenset(
+    {"active", "rejected", "revoked", "expired", "failed", "approval_timeout", "extended", "extend_failed"}
+)
+
+
 def break_glass_messages(t: Transition) -> list[tuple[str, str]]:
     """A break-glass approval bypasses the flow's approvers, so each of them is told who did it and why."""
     v = t.status
@@ -48,7 +53,7 @@ def _lifecycle_messages(t: Transition) -> list[tuple[str, str]]:
                 f"{v.request_id} --as {v.grantee}`",
             )
         ]
-    if t.kind in ("active", "rejected", "revoked", "expired", "failed", "approval_timeout", "extended"):
+    if t.kind in OWNER_KINDS:
         text = f"{head}: {v.status.value}"
         if v.status == AccessStatus.ACTIVE and v.expires_at:
             text += f" until {v.expires_at:%Y-%m-%d %H:%M} UTC"

@@ -28,7 +28,17 @@ from slack_app.web import make_web_client
 log = structlog.get_logger("grantflow.slack")
 
 OWNER_NOTES = frozenset(
-    {"active", "expiry_reminder", "extended", "rejected", "revoked", "expired", "failed", "approval_timeout"}
+    {
+        "active",
+        "expiry_reminder",
+        "extended",
+        "extend_failed",
+        "rejected",
+        "revoked",
+        "expired",
+        "failed",
+        "approval_timeout",
+    }
 )
 # Notes that ask for action by a deadline also show in the conversation itself, so they notify for sure.
 BROADCAST_NOTES = frozenset({"approval_reminder", "expiry_reminder", "approval_timeout"})

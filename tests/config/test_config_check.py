@@ -352,6 +352,14 @@ def test_every_problem_is_a_single_line() -> None:
             [("    max_duration: 8h\n", "    max_duration: 8h\n    extension: {enabled: true, duration: 0}\n")],
             "g.yml:26: access_flows[0].extension.duration: must be greater than 0",
         ),
+        (
+            [("    max_duration: 8h\n", "    max_duration: 8h\n    approval_reminder: 14m\n")],
+            "g.yml:26: access_flows[0].approval_reminder: must be at least 15m",
+        ),
+        (
+            [("    max_duration: 8h\n", "    max_duration: 8h\n    approval_reminder: 60\n")],
+            "g.yml:26: access_flows[0].approval_reminder: must be at least 15m",
+        ),
     ],
 )
 def test_one_problem(changes: list[tuple[str, str]], expected: str) -> None:

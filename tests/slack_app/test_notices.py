@@ -143,6 +143,39 @@ async def test_expiry_reminder(stack: Stack) -> None:
     await stack.client.revoke(v.request_id, "alice@example.com")
 
 
+async def test_failed_extension_is_told_to_the_owner(stack: Stack) -> None:
+    s = stack.slack
+    v, posts = await pending_request(stack, "gamma")
+    mine = posts["UALICE"]
+    await stack.client.approve(v.request_id, "bob@example.com")
+    await stack.wait_status(v.request_id, "ACTIVE")
+    active = await stack.client.status(v.request_id)
+    assert active.expires_at is not None
+    failed = active.model_copy(
+        update={
+            "status_reason": "extension failed: files/folder:gamma (read): the target refuses to extend; "
+            f"access still ends at {active.expires_at:%Y-%m-%d %H:%M} UTC",
+            "extension_offered": True,
+        }
+    )
+    mark = s.mark()
+    batch = [Transition(kind="extend_failed", status=failed, events=[event(failed, "extend_failed")])]
+    await stack.notifier.notify(batch)
+    notes = thread_posts(stack, mark)
+    assert [(c.args["channel"], c.args["thread_ts"]) for c in notes] == [
+        (mine.response["channel"], mine.response["ts"])
+    ], "the person is told in the thread of their request"
+    assert "could not be extended" in notes[0].text()
+    assert f"<!date^{int(active.expires_at.timestamp())}^" in notes[0].text(), "the end that still holds"
+    assert "the target refuses to extend" in notes[0].text()
+    updated = await stack.updated(mine, lambda c: "extension failed" in c.text(), since=mark)
+    assert "gf_extend" in updated.action_ids(), "the extension can be asked for again"
+    mark = s.mark()
+    await stack.notifier.notify(batch)
+    assert not s.since(mark, "chat.postMessage"), "a retried batch posts nothing again"
+    await stack.client.revoke(v.request_id, "alice@example.com")
+
+
 async def test_announce_to_the_admin_channel(stack: Stack) -> None:
     s = stack.slack
     mark = s.mark()

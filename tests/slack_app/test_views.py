@@ -55,6 +55,12 @@ ACTIVE = status(
     expires_at=T0 + timedelta(hours=1),
     extension_offered=True,
 )
+EXTEND_FAILED = ACTIVE.model_copy(
+    update={
+        "status_reason": "extension failed: files/folder:alpha (read): the target refuses to extend; "
+        "access still ends at 2026-03-02 10:30 UTC"
+    }
+)
 REJECTED = status(
     request_id="def456uvw1",
     status=AccessStatus.REJECTED,
@@ -78,6 +84,10 @@ def surfaces() -> dict[str, tuple[views.SurfaceKind, Any]]:
             views.request_message(status(approval_channel="#db"), "channel", None, NAMES)[1],
         ),
         "owner_active": ("message", views.request_message(ACTIVE, "requester", "alice@example.com", NAMES)[1]),
+        "owner_extend_failed": (
+            "message",
+            views.request_message(EXTEND_FAILED, "requester", "alice@example.com", NAMES)[1],
+        ),
         "owner_rejected": ("message", views.request_message(REJECTED, "requester", "alice@example.com", NAMES)[1]),
         "request_modal": (
             "modal",
@@ -127,6 +137,18 @@ def test_snapshot(name: str) -> None:
         path.write_text(rendered)
     assert path.exists(), f"no snapshot {path.name}: run with UPDATE_SNAPSHOTS=1"
     assert rendered == path.read_text()
+
+
+def test_a_failed_extension_is_told_with_the_end_that_still_holds() -> None:
+    text = views.note_text("extend_failed", EXTEND_FAILED)
+    assert text is not None
+    assert text.startswith(":warning: Your access could not be extended, so it still ends <!date^")
+    assert f"<!date^{int(T0.timestamp()) + 3600}^" in text
+    assert text.endswith("the target refuses to extend; access still ends at 2026-03-02 10:30 UTC")
+    _, blocks = views.request_message(EXTEND_FAILED, "requester", "alice@example.com", NAMES)
+    shown = json.dumps(blocks)
+    assert ":warning: extension failed: files/folder:alpha (read)" in shown
+    assert "gf_extend" in shown, "the extension can be asked for again"
 
 
 def test_buttons_follow_the_lifecycle() -> None:

@@ -47,14 +47,16 @@ class Harness:
         return log.read_text().splitlines() if log.exists() else []
 
 
-async def make_harness(env: WorkflowEnvironment, tmp_path: Path, state_dir: Path) -> AsyncIterator[Harness]:
+async def make_harness(
+    env: WorkflowEnvironment, tmp_path: Path, state_dir: Path, config_path: Path = TEST_CONFIG
+) -> AsyncIterator[Harness]:
     settings = Settings(
         GRANTFLOW_TASK_QUEUE=f"tq-{uuid.uuid4().hex[:8]}",
         DATABASE_URL=f"sqlite:///{tmp_path}/gf.db",
         GRANTFLOW_STATE_DIR=str(state_dir),
-        GRANTFLOW_CONFIG=str(TEST_CONFIG),
+        GRANTFLOW_CONFIG=str(config_path),
     )
-    config = ConfigSource(TEST_CONFIG)
+    config = ConfigSource(config_path)
     store = Store(settings.database_url)
     notifier = RecordingNotifier()
     worker = build_worker(env.client, settings, config=config, store=store, notifier=notifier)
@@ -81,6 +83,21 @@ async def make_harness(env: WorkflowEnvironment, tmp_path: Path, state_dir: Path
 async def h(time_env: WorkflowEnvironment, tmp_path: Path, state_dir: Path) -> AsyncIterator[Harness]:
     async for harness in make_harness(time_env, tmp_path, state_dir):
         yield harness
+
+
+def config_with(folder: Path, flow_id: str, **changes: object) -> Path:
+    """A copy of the test catalog with some fields of one flow changed (scripts resolve as in the original)."""
+    import yaml
+
+    data = yaml.safe_load(TEST_CONFIG.read_text())
+    flow = next(f for f in data["access_flows"] if f["id"] == flow_id)
+    flow.update(changes)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "grantflow.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    if not (folder / "scripts").exists():
+        (folder / "scripts").symlink_to(TEST_CONFIG.parent / "scripts")
+    return path
 
 
 async def skip(h: Harness, seconds: float) -> None:

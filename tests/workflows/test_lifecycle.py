@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from grantflow.client import Refused
 from grantflow.models import RequestSpec
-from tests.workflows.conftest import Harness, published, record_history, settle
+from tests.workflows.conftest import Harness, config_with, make_harness, published, record_history, settle
 
 
 def spec(h: Harness, requester: str = "alice@example.com", resources: tuple[str, ...] = ("alpha",),
@@ -77,13 +79,25 @@ async def test_reject_with_reason(h: Harness) -> None:
     assert h.calls() == []
 
 
-async def test_approval_times_out_after_seven_days_with_reminders(h: Harness) -> None:
-    sub = await h.client.submit(spec(h))
-    view = await settle(h, sub.request_id, {"FAILED"}, max_skip=7 * 86400 + 3600, timeout=60)
-    assert view["status_reason"] == "approval timed out"
-    await published(h, sub.request_id, "approval_timeout")
-    assert h.notifier.kinds(sub.request_id).count("approval_reminder") == 6
-    assert h.calls() == []
+async def test_approval_times_out_after_seven_days_with_reminders(
+    time_env: WorkflowEnvironment, tmp_path: Path, state_dir: Path
+) -> None:
+    """A flow's own `approval_reminder` (5h, not a divisor of the 7-day time-out): a reminder every 5 hours of
+    waiting, 33 in all (5h ... 165h), then the time-out at 168h, with no reminder at the end."""
+    config = config_with(tmp_path / "config", "read-folders", approval_reminder="5h")
+    async for h in make_harness(time_env, tmp_path, state_dir, config):
+        sub = await h.client.submit(spec(h))
+        view = await settle(h, sub.request_id, {"FAILED"}, max_skip=7 * 86400 + 3600, timeout=90)
+        assert view["status_reason"] == "approval timed out"
+        await published(h, sub.request_id, "approval_timeout")
+        assert h.notifier.kinds(sub.request_id).count("approval_reminder") == 33
+        events = h.store.audit(request_id=sub.request_id)
+        start = next(e.at for e in events if e.action == "request")
+        reminders = [e.at - start for e in events if e.action == "approval_reminder"]
+        assert [round(r / timedelta(hours=1)) for r in reminders] == list(range(5, 166, 5))
+        ended = next(e.at for e in events if e.action == "approval_timeout")
+        assert round((ended - start) / timedelta(hours=1)) == 168
+        assert h.calls() == []
 
 
 async def test_two_approvals_and_refused_messages_leave_the_workflow_healthy(h: Harness) -> None:
@@ -100,13 +114,18 @@ async def test_two_approvals_and_refused_messages_leave_the_workflow_healthy(h: 
     await signal(h, rid, "approve", {"approver": "bob@example.com"})
     await signal(h, rid, "approve", {"approver": "bob@example.com"})  # twice
     view = await settle(h, rid, {"PENDING_APPROVAL"})
+    # A second refusal of the same actor within a minute is counted, and summarised when the minute is over.
+    await h.env.sleep(61)
     rows = await audit(h, rid, until="extend")
     refused = [r for a, o, r in rows if o == "refused"]
     assert "mallory@example.com is not an approver for this flow" in refused
     assert "you cannot approve your own request" in refused
     assert any(r.startswith("malformed approve payload: approver") for r in refused)
-    assert any(r.startswith("malformed approve payload") and "dictionary" in r for r in refused)
-    assert "the request is PENDING_APPROVAL, not ACTIVE" in refused
+    assert (
+        "and 1 more refused in the last minute (last: malformed approve payload: payload: "
+        "Input should be a valid dictionary or instance of ApprovePayload)" in refused
+    )
+    assert "and 1 more refused in the last minute (last: the request is PENDING_APPROVAL, not ACTIVE)" in refused
     for _ in range(50):
         view = await h.client.status(rid)
         if len(view.approvals) == 1 and any("already approved" in r for _, _, r in await audit(h, rid)):
@@ -117,6 +136,47 @@ async def test_two_approvals_and_refused_messages_leave_the_workflow_healthy(h: 
     await signal(h, rid, "approve", {"approver": "erin@example.com", "comment": "second"})
     final = await settle(h, rid, {"ACTIVE"})
     assert len(final["approvals"]) == 2
+
+
+async def test_a_flood_of_refusals_is_recorded_once_a_minute_per_actor_and_counted(h: Harness) -> None:
+    sub = await h.client.submit(spec(h))
+    rid = sub.request_id
+    await settle(h, rid, {"PENDING_APPROVAL"})
+    handle = h.env.client.get_workflow_handle(f"access-request-{rid}")
+    floods = [("approve", {"approver": "mallory@example.com"})] * 40 + [("approve", {"who": "x"})] * 30
+    floods += [("reject", {"approver": f"intruder{i}@example.com"}) for i in range(25)]
+    for name, payload in floods:
+        await handle.signal(name, payload)
+    await h.env.sleep(61)
+    rows = [e for e in h.store.audit(request_id=rid) if e.outcome == "refused"]
+    for _ in range(100):
+        rows = [e for e in h.store.audit(request_id=rid) if e.outcome == "refused"]
+        if sum(e.detail.get("suppressed", 1) for e in rows) >= len(floods):
+            break
+        await asyncio.sleep(0.05)
+    recorded = [e for e in rows if "suppressed" not in e.detail]
+    summaries = {e.actor: e for e in rows if "suppressed" in e.detail}
+    assert len(recorded) + sum(e.detail["suppressed"] for e in summaries.values()) == len(floods), "none lost"
+    assert [e.actor for e in recorded].count("mallory@example.com") == 1
+    assert summaries["mallory@example.com"].reason == (
+        "and 39 more refused in the last minute (last: mallory@example.com is not an approver for this flow)"
+    )
+    assert [e.actor for e in recorded].count("unknown") == 1
+    assert summaries["unknown"].detail["suppressed"] == 29
+    # 20 windows in a minute (mallory, unknown, 18 intruders); the other 7 intruders share one more, whose
+    # first refusal is recorded and the rest counted.
+    assert len({e.actor for e in recorded if e.actor.startswith("intruder")}) == 19
+    assert summaries["(other actors)"].detail["suppressed"] == 6
+    assert len(rows) == 1 + 1 + 19 + 3, [(e.actor, e.reason) for e in rows]
+    # A new minute: the next refusal is recorded again.
+    await handle.signal("approve", {"approver": "mallory@example.com"})
+    for _ in range(100):
+        again = [e for e in h.store.audit(request_id=rid) if e.actor == "mallory@example.com"]
+        if len(again) == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert [("suppressed" in e.detail) for e in again] == [False, True, False]
+    assert (await h.client.status(rid)).status.value == "PENDING_APPROVAL"
 
 
 async def test_expiry_reminder_extensions_up_to_the_limit(h: Harness) -> None:
@@ -144,7 +204,6 @@ async def test_expiry_reminder_extensions_up_to_the_limit(h: Harness) -> None:
     view = await h.client.status(rid)
     assert view.extensions_used == 2
     assert view.expires_at is not None
-    from datetime import datetime, timedelta
     assert view.expires_at - datetime.fromisoformat(first["expires_at"]) == timedelta(hours=2)
     reasons = [r for a, o, r in rows if a == "extend" and o == "refused"]
     assert "the extension limit (2) is reached" in reasons
@@ -178,13 +237,27 @@ async def test_withdraw_while_pending(h: Harness) -> None:
     assert h.calls() == []
 
 
-async def test_revoke_during_granting(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GF_TEST_SLOW_SECONDS", "3")
+async def test_revoke_during_granting(h: Harness) -> None:
+    """The grant is held (the fixture script waits on `grant-held`) until the revoke is in while GRANTING."""
+    held = h.state_dir / "grant-held"
+    held.write_text("held")
     sub = await h.client.submit(spec(h, resources=("slow",)))
     rid = sub.request_id
     await signal(h, rid, "approve", {"approver": "bob@example.com"})
     await settle(h, rid, {"GRANTING"})
+    for _ in range(200):
+        if any(c.startswith("grant ") for c in h.calls()):
+            break
+        await asyncio.sleep(0.05)
+    assert [c.split()[0] for c in h.calls()] == ["grant"], "the grant is running"
     await signal(h, rid, "revoke", {"actor": "ops@example.com", "reason": "wrong person"})
+    for _ in range(200):
+        during = await h.client.status(rid)
+        if during.revoked_by:
+            break
+        await asyncio.sleep(0.05)
+    assert during.status.value == "GRANTING" and during.revoked_by == "ops@example.com", during
+    held.unlink()
     view = await settle(h, rid, {"REVOKED"}, timeout=30)
     assert view["revoked_by"] == "ops@example.com"
     assert [c.split()[0] for c in h.calls()] == ["grant", "revoke"]
@@ -243,3 +316,65 @@ async def test_policy_refusals_at_submit_start_nothing(h: Harness) -> None:
         spec(h, duration="9h")
     with pytest.raises(Refused, match="is not a requestor in any access flow"):
         spec(h, requester="nobody@example.com")
+
+
+async def wait_reason(h: Harness, rid: str, text: str, step: float = 5) -> None:
+    """Skip a few seconds at a time (the extend activity's retries back off) until status_reason has `text`."""
+    for _ in range(60):
+        if text in (await h.client.status(rid)).status_reason:
+            return
+        await h.env.sleep(step)
+    raise AssertionError(f"status_reason never said {text!r}: {(await h.client.status(rid)).status_reason!r}")
+
+
+async def test_failed_extension_keeps_the_old_expiry_and_is_told(h: Harness) -> None:
+    sub = await h.client.submit(spec(h))
+    rid = sub.request_id
+    await signal(h, rid, "approve", {"approver": "bob@example.com"})
+    first = await settle(h, rid, {"ACTIVE"})
+    expires = datetime.fromisoformat(first["expires_at"])
+    (h.state_dir / "extend-blocked").write_text("no")
+    await signal(h, rid, "extend", {"actor": "alice@example.com"})
+    await wait_reason(h, rid, "extension failed")
+    view = await h.client.status(rid)
+    assert view.status.value == "ACTIVE"
+    assert view.expires_at == expires, "access ends when the target says it ends"
+    assert view.extensions_used == 0, "a failed extension is not counted"
+    assert view.extension_offered, "the extension can be asked for again"
+    assert view.status_reason.startswith("extension failed: files/folder:alpha (read): ")
+    assert view.status_reason.endswith(
+        f": the target refuses to extend; access still ends at {expires:%Y-%m-%d %H:%M} UTC"
+    )
+    assert sum(1 for c in h.calls() if c.startswith("extend ")) == 5, "every retry was tried"
+    await published(h, rid, "extend_failed")
+    told = next(t for t in h.notifier.transitions if t.kind == "extend_failed")
+    assert told.status.expires_at == expires and told.events[-1].action == "extend_failed"
+    assert "extended" not in h.notifier.kinds(rid)
+    final = await settle(h, rid, {"EXPIRED"}, max_skip=2 * 3600)
+    ended = datetime.fromisoformat(final["ended_at"])
+    assert expires <= ended < expires + timedelta(minutes=1), (expires, ended)
+    assert final["extensions_used"] == 0
+    assert not effect(h, "alpha", "alice@example.com", rid).exists()
+
+
+async def test_extension_after_a_failed_one_still_works(h: Harness) -> None:
+    sub = await h.client.submit(spec(h))
+    rid = sub.request_id
+    await signal(h, rid, "approve", {"approver": "bob@example.com"})
+    first = await settle(h, rid, {"ACTIVE"})
+    expires = datetime.fromisoformat(first["expires_at"])
+    blocker = h.state_dir / "extend-blocked"
+    blocker.write_text("no")
+    await signal(h, rid, "extend", {"actor": "alice@example.com"})
+    await wait_reason(h, rid, "extension failed")
+    blocker.unlink()
+    view = await h.client.extend(rid, "alice@example.com")
+    for _ in range(100):
+        view = await h.client.status(rid)
+        if "extended" in h.notifier.kinds(rid):
+            break
+        await asyncio.sleep(0.05)
+    assert view.extensions_used == 1
+    assert view.expires_at == expires + timedelta(hours=1)
+    assert view.status_reason == ""
+    await published(h, rid, "extended")
