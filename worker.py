@@ -23,9 +23,9 @@ from activities.notifiers.console import ConsoleNotifier
 from activities.policy import PolicyActivities
 from activities.reconcile import ReconcileActivities
 from activities.records import RecordActivities
-from grantflow.config import ConfigSource
+from grantflow.domain.config import ConfigSource
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from workflows.access_request import AccessRequestWorkflow
 from workflows.reconcile import ReconcileWorkflow
 
@@ -44,7 +44,7 @@ def secret_keeper(settings: Settings, store: Store) -> SecretKeeper | None:
     """Where integration secrets go instead of workflow history (None when no key is configured)."""
     if not settings.encryption_keys:
         return None
-    from grantflow.secrets import SecretVault
+    from grantflow.storage.vault import SecretVault
 
     return SecretVault(store, settings.encryption_keys)
 
@@ -96,8 +96,8 @@ def build_worker(
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM; in-flight activities get 30 s to finish."""
-    from grantflow.logs import configure_logging
-    from grantflow.metrics import start_metrics
+    from grantflow.observability.logs import configure_logging
+    from grantflow.observability.metrics import start_metrics
     from grantflow.temporal import connect
 
     configure_logging()

@@ -20,8 +20,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.integrations import registry
 from activities.integrations.base import GrantContext, Integration, IntegrationError
-from grantflow.config import ConfigSource
-from grantflow.ops import ItemOp
+from grantflow.domain.config import ConfigSource
+from grantflow.domain.ops import ItemOp
 
 SECRET_KEYS = ("password", "psql", "dsn", "token", "secret")
 WITHHELD = "the script's output is not kept: GRANTFLOW_ENCRYPTION_KEYS is not set on the worker"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from grantflow import policy
-from grantflow.config import ConfigSource
-from grantflow.models import PolicyDecision, RequestSpec
+from grantflow.domain import policy
+from grantflow.domain.config import ConfigSource
+from grantflow.domain.models import PolicyDecision, RequestSpec
 
 
 class PolicyActivities:

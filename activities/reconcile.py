@@ -21,9 +21,9 @@ from activities.integrations import registry
 from activities.integrations.base import IntegrationError
 from activities.integrations.postgresql import PostgresIntegrationDriver, role_name
 from activities.notifiers.base import Notifier
-from grantflow.config import ConfigSource
-from grantflow.models import AuditEvent, StatusView
-from grantflow.reconcile import (
+from grantflow.domain.config import ConfigSource
+from grantflow.domain.models import AuditEvent, StatusView
+from grantflow.domain.reconcile import (
     HOLDING_STATUSES,
     RECONCILE_ACTOR,
     HeldGrant,
@@ -33,9 +33,9 @@ from grantflow.reconcile import (
     RequestFacts,
     request_id_candidate,
 )
-from grantflow.store import Store, utcnow
+from grantflow.storage.store import Store, utcnow
 
-log = structlog.get_logger("grantflow.reconcile")
+log = structlog.get_logger("grantflow.domain.reconcile")
 
 REQUEST_ID_LENGTH = 10
 WORKFLOW_ID_PREFIX = "access-request-"

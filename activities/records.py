@@ -11,9 +11,9 @@ import asyncio
 from temporalio import activity
 
 from activities.notifiers.base import Notifier
-from grantflow import metrics
-from grantflow.ops import PublishBatch
-from grantflow.store import Store
+from grantflow.domain.ops import PublishBatch
+from grantflow.observability import metrics
+from grantflow.storage.store import Store
 
 
 class RecordActivities:

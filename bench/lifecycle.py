@@ -24,7 +24,7 @@ from temporalio.client import Client
 from bench.floor import FLOOR_WORKFLOW
 from bench.stack import BENCH_APPROVER, BENCH_REQUESTER
 from grantflow.client import GrantflowClient
-from grantflow.models import StatusView
+from grantflow.domain.models import StatusView
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

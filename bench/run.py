@@ -26,9 +26,9 @@ from temporalio.client import Client
 from bench.lifecycle import RunResult, history_shape, run_floor, run_grantflow
 from bench.stack import TemporalServer, WorkerProcess, cpu_seconds, wait_for_poller, write_bench_config
 from grantflow.client import GrantflowClient
-from grantflow.codec import new_key_entry
-from grantflow.config import ConfigSource
-from grantflow.store import Store
+from grantflow.domain.config import ConfigSource
+from grantflow.payloads.codec import new_key_entry
+from grantflow.storage.store import Store
 from grantflow.temporal import data_converter
 
 HERE = Path(__file__).resolve().parent

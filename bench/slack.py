@@ -26,7 +26,7 @@ from temporalio.service import RPCError
 from bench.lifecycle import percentiles
 from bench.stack import BENCH_APPROVER, BENCH_REQUESTER
 from grantflow.client import GrantflowClient
-from grantflow.pgserver import free_port
+from grantflow.dev.pgserver import free_port
 from grantflow.settings import Settings
 
 SECRET = "bench-signing-secret"

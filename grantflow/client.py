@@ -21,11 +21,11 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from grantflow import policy
-from grantflow.config import ConfigSource, GrantflowConfig
-from grantflow.durations import DurationError, format_duration, parse_duration
-from grantflow.emails import BadEmail, check_email
-from grantflow.models import (
+from grantflow.domain import policy
+from grantflow.domain.config import ConfigSource, GrantflowConfig
+from grantflow.domain.durations import DurationError, format_duration, parse_duration
+from grantflow.domain.emails import BadEmail, check_email
+from grantflow.domain.models import (
     AccessStatus,
     AuditEvent,
     GrantItem,
@@ -33,9 +33,9 @@ from grantflow.models import (
     StatusView,
     WorkflowInput,
 )
-from grantflow.secrets import SecretVault
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
+from grantflow.storage.vault import SecretVault
 from workflows.access_request import AccessRequestWorkflow, initial_search_attributes, summary_line
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits

@@ -23,7 +23,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from grantflow.reconcile import SCHEDULE_ID, ReconcileInput, ReconcileReport
+from grantflow.domain.reconcile import SCHEDULE_ID, ReconcileInput, ReconcileReport
 from workflows.reconcile import ReconcileWorkflow
 
 DEFAULT_EVERY = timedelta(minutes=15)

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     def _ttl_duration(cls, value: Any) -> Any:
         """Seconds, or a duration like `10m`."""
         if isinstance(value, str) and value.strip() and not value.strip().isdigit():
-            from grantflow.durations import DurationError, parse_duration
+            from grantflow.domain.durations import DurationError, parse_duration
 
             try:
                 return parse_duration(value)

@@ -26,8 +26,8 @@ def data_converter(encryption_keys: str | None = None) -> DataConverter:
     keys = encryption_keys if encryption_keys is not None else os.environ.get("GRANTFLOW_ENCRYPTION_KEYS")
     if not keys:
         return pydantic_data_converter
-    from grantflow.codec import data_converter as encrypted_converter
-    from grantflow.codec import parse_keys
+    from grantflow.payloads.codec import data_converter as encrypted_converter
+    from grantflow.payloads.codec import parse_keys
 
     return encrypted_converter(parse_keys(keys), encode_failure_attributes=True)
 

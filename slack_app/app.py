@@ -18,12 +18,12 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from grantflow import policy
 from grantflow.assist import AssistError, Suggestion, suggest
 from grantflow.client import BadRequest, GrantflowClient, GrantflowError, NotFound, Refused, new_request_id
-from grantflow.config import GrantflowConfig
-from grantflow.durations import format_duration
-from grantflow.models import AccessStatus, RequestSpec, StatusView
+from grantflow.domain import policy
+from grantflow.domain.config import GrantflowConfig
+from grantflow.domain.durations import format_duration
+from grantflow.domain.models import AccessStatus, RequestSpec, StatusView
 from grantflow.settings import Settings
 from slack_app import catalog, views
 from slack_app.catalog import Choice, FormChoices

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from grantflow import policy
-from grantflow.config import (
+from grantflow.domain import policy
+from grantflow.domain.config import (
     AccessFlow,
     FlowBundleGrant,
     FlowGrant,
@@ -17,7 +17,7 @@ from grantflow.config import (
     PostgresIntegration,
     ScriptIntegration,
 )
-from grantflow.durations import format_duration
+from grantflow.domain.durations import format_duration
 
 STANDARD_DURATIONS = (900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600)
 # Above this many resources a static menu gets unwieldy (and Slack caps one at 100 options): type-ahead instead.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from grantflow.models import AccessStatus
-from grantflow.store import Store
+from grantflow.domain.models import AccessStatus
+from grantflow.storage.store import Store
 from slack_app import views
 
 

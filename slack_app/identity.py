@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from grantflow.emails import BadEmail, check_email
+from grantflow.domain.emails import BadEmail, check_email
 
 DEFAULT_TTL_SECONDS = 600
 

@@ -12,7 +12,7 @@ from sqlalchemy import UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from grantflow.store import Store
+from grantflow.storage.store import Store
 
 
 class SlackMessageRef(SQLModel, table=True):

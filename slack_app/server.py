@@ -46,7 +46,7 @@ class ConfigurationError(Exception):
 
 
 async def serve(settings: Settings) -> None:
-    from grantflow.logs import configure_logging
+    from grantflow.observability.logs import configure_logging
     from slack_app.app import build_app
 
     configure_logging()

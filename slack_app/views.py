@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from grantflow.assist import MAX_TEXT as ASSIST_MAX_TEXT
 from grantflow.assist import Suggestion
-from grantflow.durations import format_duration
-from grantflow.models import AccessStatus, GrantItem, RequestSpec, StatusView
+from grantflow.domain.durations import format_duration
+from grantflow.domain.models import AccessStatus, GrantItem, RequestSpec, StatusView
 from slack_app.catalog import Choice, FormChoices
 from slack_app.forms import (
     ASSIST_CALLBACK,

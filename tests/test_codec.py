@@ -14,8 +14,10 @@ import aiohttp
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from grantflow import codec_server
-from grantflow.codec import (
+from grantflow.dev.pgserver import free_port
+from grantflow.domain.models import GrantItem, GrantResult
+from grantflow.payloads import codec_server
+from grantflow.payloads.codec import (
     ENCODING,
     KEY_ID_METADATA,
     CodecKeyError,
@@ -26,8 +28,6 @@ from grantflow.codec import (
     new_key_entry,
     parse_keys,
 )
-from grantflow.models import GrantItem, GrantResult
-from grantflow.pgserver import free_port
 
 SECRET = "s3cr3t-Password-for-alice"
 UI = "http://localhost:8233"

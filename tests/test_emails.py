@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grantflow.emails import BadEmail, check_email
+from grantflow.domain.emails import BadEmail, check_email
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
 
-    from grantflow import policy
-    from grantflow.models import (
+    from grantflow.domain import policy
+    from grantflow.domain.models import (
         AccessStatus,
         Approval,
         ApprovePayload,
@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         Transition,
         WorkflowInput,
     )
-    from grantflow.ops import ItemOp, PublishBatch
+    from grantflow.domain.ops import ItemOp, PublishBatch
 
 SA_STATUS = SearchAttributeKey.for_keyword("AccessStatus")
 SA_REQUESTER = SearchAttributeKey.for_keyword("AccessRequester")

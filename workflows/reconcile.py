@@ -1,7 +1,7 @@
 """ReconcileWorkflow: compare what integrations hold under grantflow's names with the live requests.
 
 Run by a Temporal Schedule (`grantflow schedules apply`) and on demand (`grantflow reconcile`). The facts are
-gathered by one activity, judged by the pure `grantflow.reconcile.classify`, orphans are removed one activity
+gathered by one activity, judged by the pure `grantflow.domain.reconcile.classify`, orphans are removed one activity
 each (a failure is a finding, not a failed run), and the report goes to the audit trail and the admins.
 """
 
@@ -15,7 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from grantflow.reconcile import (
+    from grantflow.domain.reconcile import (
         RECONCILE_WORKFLOW_TYPE,
         Finding,
         Inventory,

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from grantflow.models import GrantItem
+from grantflow.domain.models import GrantItem
 
 
 class GrantContext(BaseModel):

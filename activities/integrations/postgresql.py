@@ -60,9 +60,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from activities.integrations.base import GrantContext, Integration, IntegrationError
-from grantflow.config import PostgresIntegration
-from grantflow.pgprivileges import DEFAULT_PERMISSIONS, PrivilegeError, Privileges, permission_table
-from grantflow.pgprivileges import parse_privileges as _parse_privileges
+from grantflow.domain.config import PostgresIntegration
+from grantflow.domain.pgprivileges import DEFAULT_PERMISSIONS, PrivilegeError, Privileges, permission_table
+from grantflow.domain.pgprivileges import parse_privileges as _parse_privileges
 
 __all__ = ["DEFAULT_PERMISSIONS", "PostgresIntegrationDriver", "Privileges", "parse_privileges", "role_name"]
 
@@ -133,7 +133,7 @@ def role_name(grantee: str, request_id: str) -> str:
 
 def parse_privileges(tokens: Iterable[str], permissions: dict[str, list[str]],
                      _seen: tuple[str, ...] = ()) -> Privileges:
-    """`grantflow.pgprivileges.parse_privileges`, failing as a permanent integration error."""
+    """`grantflow.domain.pgprivileges.parse_privileges`, failing as a permanent integration error."""
     try:
         return _parse_privileges(tokens, permissions, _seen)
     except PrivilegeError as exc:
@@ -141,7 +141,7 @@ def parse_privileges(tokens: Iterable[str], permissions: dict[str, list[str]],
 
 
 def _privilege_list(privs: Iterable[str]) -> sql.Composable:
-    """Privileges come from a fixed whitelist (`grantflow.pgprivileges`), so they are safe as SQL keywords."""
+    """Privileges come from a fixed whitelist (`grantflow.domain.pgprivileges`), so they are safe as SQL keywords."""
     chosen = set(privs)
     if "ALL" in chosen:
         return sql.SQL("ALL PRIVILEGES")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from activities.integrations.base import Integration, IntegrationError
 from activities.integrations.script import ScriptIntegrationDriver
-from grantflow.config import GrantflowConfig, PostgresIntegration, ScriptIntegration
+from grantflow.domain.config import GrantflowConfig, PostgresIntegration, ScriptIntegration
 
 Factory = Callable[[ScriptIntegration | PostgresIntegration, Path, Path], Integration]
 

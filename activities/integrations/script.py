@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.integrations.base import GrantContext, Integration, IntegrationError
-from grantflow.config import ScriptIntegration, reserved_env
+from grantflow.domain.config import ScriptIntegration, reserved_env
 
 PLACEHOLDERS = (
     "grantee",

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from grantflow.models import Transition
+from grantflow.domain.models import Transition
 
 log = structlog.get_logger("grantflow.notify")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 
-from grantflow.models import AccessStatus, Transition
+from grantflow.domain.models import AccessStatus, Transition
 
 log = structlog.get_logger("grantflow.notify")
 

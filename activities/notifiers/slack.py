@@ -15,10 +15,10 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from grantflow.config import ConfigSource
-from grantflow.models import AccessStatus, StatusView, Transition
+from grantflow.domain.config import ConfigSource
+from grantflow.domain.models import AccessStatus, StatusView, Transition
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from slack_app import views
 from slack_app.home import home_for
 from slack_app.identity import Directory

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from grantflow.assist import Suggestion, suggest
-from grantflow.config import GrantflowConfig, load_config
+from grantflow.domain.config import GrantflowConfig, load_config
 from tests.conftest import EXAMPLE_CONFIG
 
 ALICE, BOB, CAROL, DAVE = "alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com"

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grantflow import policy
 from grantflow.assist import MAX_TEXT, AssistError, parse_duration_phrase, suggest
-from grantflow.config import load_config
-from grantflow.models import GrantItem, RequestSpec
+from grantflow.domain import policy
+from grantflow.domain.config import load_config
+from grantflow.domain.models import GrantItem, RequestSpec
 from tests.conftest import EXAMPLE_CONFIG, TEST_CONFIG
 
 CONFIGS = {"example": load_config(EXAMPLE_CONFIG), "test": load_config(TEST_CONFIG)}

@@ -22,11 +22,11 @@ from temporalio.client import Client
 
 from bench.stack import WorkerProcess, wait_for_poller
 from grantflow.client import GrantflowClient, Submitted
-from grantflow.codec import new_key_entry
-from grantflow.config import ConfigSource
-from grantflow.models import AccessStatus, AuditEvent, StatusView
-from grantflow.pgserver import PgServer, ensure_demo_schema
-from grantflow.store import Store
+from grantflow.dev.pgserver import PgServer, ensure_demo_schema
+from grantflow.domain.config import ConfigSource
+from grantflow.domain.models import AccessStatus, AuditEvent, StatusView
+from grantflow.payloads.codec import new_key_entry
+from grantflow.storage.store import Store
 from grantflow.temporal import data_converter
 from tests.conftest import TEST_CONFIG
 

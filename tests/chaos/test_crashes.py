@@ -17,8 +17,8 @@ import pytest
 from activities.integrations.postgresql import role_name
 from bench.stack import TemporalServer
 from grantflow.client import Submitted
-from grantflow.models import AccessStatus
-from grantflow.pgserver import PgServer
+from grantflow.dev.pgserver import PgServer
+from grantflow.domain.models import AccessStatus
 from tests.chaos.conftest import CHAOS_N, Chaos, eventually, make_chaos, role_names
 from tests.conftest import DevServer
 

@@ -14,10 +14,10 @@ from pydantic import BaseModel, ValidationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from grantflow import policy
 from grantflow.client import GrantflowClient, Submitted
-from grantflow.config import ConfigSource
-from grantflow.models import (
+from grantflow.domain import policy
+from grantflow.domain.config import ConfigSource
+from grantflow.domain.models import (
     AccessStatus,
     ApprovePayload,
     ExtendPayload,
@@ -27,7 +27,7 @@ from grantflow.models import (
     RevokePayload,
 )
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from grantflow.temporal import data_converter
 from tests.chaos.conftest import CHAOS_N, eventually
 from tests.conftest import TEST_CONFIG, DevServer
@@ -48,7 +48,7 @@ payloads = st.one_of(json_values, st.dictionaries(st.sampled_from(KEYS), json_va
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "approve": ApprovePayload, "reject": RejectPayload, "extend": ExtendPayload, "revoke": RevokePayload,
 }
-# Who has any right on the two targets (written out here, not asked of grantflow.policy, which is under test):
+# Who has any right on the two targets (written out here, not asked of grantflow.domain.policy, which is under test):
 # the pending request is alice's in read-folders (approvers bob and carol), the active one is erin's in the
 # automatic auto-gamma flow (no approvers, no extensions); ops is an admin of both.
 PRIVILEGED = {

@@ -25,7 +25,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
 from grantflow.client import Submitted
-from grantflow.models import AccessStatus
+from grantflow.domain.models import AccessStatus
 from slack_app import forms, views
 from slack_app.server import EVENTS_PATH
 from tests.chaos.conftest import eventually

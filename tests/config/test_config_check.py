@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grantflow.config import ConfigError, parse_config
+from grantflow.domain.config import ConfigError, parse_config
 from tests.conftest import EXAMPLE_CONFIG, TEST_CONFIG
 
 GRANTFLOW = str(Path(sys.executable).parent / "grantflow")

@@ -16,9 +16,9 @@ import pytest
 from temporalio.client import Client
 
 from grantflow.client import GrantflowClient
-from grantflow.config import ConfigSource
+from grantflow.domain.config import ConfigSource
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from grantflow.temporal import data_converter
 from tests.conftest import EXAMPLE_CONFIG, DevServer, venv_binary
 from worker import build_worker

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from temporalio.client import Client
 
 from grantflow.client import new_request_id, workflow_id_for
-from grantflow.models import GrantItem, RequestSpec, WorkflowInput
+from grantflow.domain.models import GrantItem, RequestSpec, WorkflowInput
 from tests.e2e.conftest import Stack
 from workflows.access_request import AccessRequestWorkflow
 

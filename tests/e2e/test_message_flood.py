@@ -23,11 +23,11 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Replayer
 
 from grantflow.client import GrantflowClient
-from grantflow.config import ConfigSource
-from grantflow.devstack import DevServer
-from grantflow.models import AccessStatus, AuditEvent, StatusView
+from grantflow.dev.launcher import DevServer
+from grantflow.domain.config import ConfigSource
+from grantflow.domain.models import AccessStatus, AuditEvent, StatusView
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from grantflow.temporal import data_converter, register_search_attributes
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS
 from tests.workflows.conftest import config_with

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from grantflow.codec import EncryptionCodec, parse_keys
-from grantflow.codec_server import start as start_codec_server
-from grantflow.pgserver import PgServer, ensure_demo_admin
+from grantflow.dev.pgserver import PgServer, ensure_demo_admin
+from grantflow.payloads.codec import EncryptionCodec, parse_keys
+from grantflow.payloads.codec_server import start as start_codec_server
 from tests.conftest import DevServer, free_port
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS, Stack, start_stack
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from grantflow.codec import EncryptionCodec, parse_keys
-from grantflow.codec_server import start as start_codec_server
+from grantflow.payloads.codec import EncryptionCodec, parse_keys
+from grantflow.payloads.codec_server import start as start_codec_server
 from tests.conftest import DevServer, free_port
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS, Stack, start_stack
 from tests.e2e.test_postgres_journey import payload_texts

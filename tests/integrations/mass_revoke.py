@@ -30,9 +30,9 @@ import psycopg
 
 from activities.integrations.base import GrantContext
 from activities.integrations.postgresql import PostgresIntegrationDriver
-from grantflow.config import PostgresIntegration
-from grantflow.models import GrantItem
-from grantflow.pgserver import PgServer, ensure_demo_schema
+from grantflow.dev.pgserver import PgServer, ensure_demo_schema
+from grantflow.domain.config import PostgresIntegration
+from grantflow.domain.models import GrantItem
 
 DSN_ENV = "GF_BENCH_PG_DSN"
 

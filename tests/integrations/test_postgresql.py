@@ -16,9 +16,9 @@ import pytest
 
 from activities.integrations.base import GrantContext, IntegrationError
 from activities.integrations.postgresql import PostgresIntegrationDriver, parse_privileges, role_name
-from grantflow.config import PostgresIntegration
-from grantflow.models import GrantItem
-from grantflow.pgserver import PgServer, ensure_demo_schema, free_port
+from grantflow.dev.pgserver import PgServer, ensure_demo_schema, free_port
+from grantflow.domain.config import PostgresIntegration
+from grantflow.domain.models import GrantItem
 
 DSN_ENV = "GF_TEST_PG_DSN"  # set by the pg_server fixture in conftest.py
 
@@ -550,10 +550,10 @@ async def test_grant_activity_items_and_retries_agree_on_the_password(tmp_path: 
     from temporalio.testing import ActivityEnvironment
 
     from activities.grants import GrantActivities
-    from grantflow.config import ConfigSource
-    from grantflow.ops import ItemOp
-    from grantflow.secrets import SecretVault
-    from grantflow.store import Store
+    from grantflow.domain.config import ConfigSource
+    from grantflow.domain.ops import ItemOp
+    from grantflow.storage.store import Store
+    from grantflow.storage.vault import SecretVault
 
     config = tmp_path / "grantflow.yml"
     config.write_text(f"integrations:\n  - {{id: demo-postgres, type: postgresql, dsn_env: {DSN_ENV}}}\n")

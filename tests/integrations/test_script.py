@@ -19,11 +19,11 @@ from activities.integrations.script import (
     failure_text,
     script_environment,
 )
-from grantflow.config import ConfigSource, ScriptIntegration
-from grantflow.models import GrantItem
-from grantflow.ops import ItemOp
-from grantflow.secrets import SecretVault
-from grantflow.store import Store
+from grantflow.domain.config import ConfigSource, ScriptIntegration
+from grantflow.domain.models import GrantItem
+from grantflow.domain.ops import ItemOp
+from grantflow.storage.store import Store
+from grantflow.storage.vault import SecretVault
 
 PY = sys.executable
 

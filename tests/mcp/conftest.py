@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.client import Client as TemporalClient
 
-from grantflow.config import ConfigSource
-from grantflow.models import Transition
+from grantflow.domain.config import ConfigSource
+from grantflow.domain.models import Transition
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from grantflow.temporal import data_converter
 from tests.conftest import TEST_CONFIG, DevServer
 from worker import build_worker

@@ -19,7 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from temporalio.client import Client as TemporalClient
 
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from grantflow.temporal import data_converter
 from tests.conftest import ROOT, free_port, venv_binary
 from tests.mcp.test_mcp_stdio import TOOLS, data, poll

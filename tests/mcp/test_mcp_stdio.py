@@ -12,7 +12,7 @@ from typing import Any
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from tests.conftest import ROOT, venv_binary
 
 TOOLS = {"suggest_access", "list_requestable", "request_access", "my_requests", "request_status",

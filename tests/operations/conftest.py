@@ -16,11 +16,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from grantflow.client import GrantflowClient
-from grantflow.codec import new_key_entry
-from grantflow.config import ConfigSource
-from grantflow.models import Transition
+from grantflow.domain.config import ConfigSource
+from grantflow.domain.models import Transition
+from grantflow.payloads.codec import new_key_entry
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from grantflow.temporal import data_converter
 from tests.conftest import DSN_ENV, TEST_CONFIG, DevServer
 from worker import build_worker

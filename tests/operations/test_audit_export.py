@@ -9,8 +9,8 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
-from grantflow.audit_export import CSV_FIELDS, row
-from grantflow.models import AccessStatus, AuditEvent
+from grantflow.domain.models import AccessStatus, AuditEvent
+from grantflow.storage.audit_export import CSV_FIELDS, row
 from tests.operations.cli import grantflow
 from tests.operations.conftest import Stack, eventually
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from activities.notifiers.console import messages
-from grantflow.models import AccessStatus, AuditEvent
+from grantflow.domain.models import AccessStatus, AuditEvent
 from tests.operations.cli import grantflow
 from tests.operations.conftest import Stack, eventually
 

@@ -13,7 +13,7 @@ import typer
 import yaml
 
 from grantflow.cli import app
-from grantflow.config import PostgresIntegration, load_config
+from grantflow.domain.config import PostgresIntegration, load_config
 from grantflow.settings import Settings
 from grantflow.temporal import SEARCH_ATTRIBUTES
 from tests.conftest import ROOT
@@ -206,8 +206,8 @@ async def test_the_init_scripts_make_a_working_non_superuser_demo_admin(compose:
 
     from activities.integrations.base import GrantContext
     from activities.integrations.postgresql import PostgresIntegrationDriver
-    from grantflow.models import GrantItem
-    from grantflow.pgserver import PgServer, _bin_dir
+    from grantflow.dev.pgserver import PgServer, _bin_dir
+    from grantflow.domain.models import GrantItem
 
     dsn = demo_dsn(compose)
     with PgServer(tmp_path / "pg", durable=False) as server:

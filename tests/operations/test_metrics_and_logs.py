@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import REGISTRY
 from temporalio.client import Client
 
-from grantflow import metrics
-from grantflow.models import AccessStatus, AuditEvent, GrantItem, StatusView, Transition
-from grantflow.ops import PublishBatch
+from grantflow.domain.models import AccessStatus, AuditEvent, GrantItem, StatusView, Transition
+from grantflow.domain.ops import PublishBatch
+from grantflow.observability import metrics
 from tests.conftest import DevServer, free_port
 from tests.operations.conftest import Stack, eventually
 
@@ -103,7 +103,7 @@ import asyncio, dataclasses, logging
 import structlog
 from temporalio import activity
 from temporalio.testing import ActivityEnvironment
-from grantflow.logs import configure_logging
+from grantflow.observability.logs import configure_logging
 
 configure_logging()
 

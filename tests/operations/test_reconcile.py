@@ -17,9 +17,9 @@ from psycopg import sql
 from temporalio.client import ScheduleActionStartWorkflow
 
 from activities.integrations.postgresql import PostgresIntegrationDriver, role_name
-from grantflow.config import PostgresIntegration
-from grantflow.models import AccessStatus, GrantItem, StatusView
-from grantflow.reconcile import RECONCILE_ACTOR, ReconcileReport
+from grantflow.domain.config import PostgresIntegration
+from grantflow.domain.models import AccessStatus, GrantItem, StatusView
+from grantflow.domain.reconcile import RECONCILE_ACTOR, ReconcileReport
 from grantflow.schedules import SCHEDULE_ID, apply_schedules, run_reconcile_once
 from tests.conftest import DSN_ENV, PgServer
 from tests.operations.cli import grantflow

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
-from grantflow.models import AccessStatus
+from grantflow.domain.models import AccessStatus
 from tests.operations.conftest import Stack, eventually
 
 

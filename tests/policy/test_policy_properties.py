@@ -3,7 +3,7 @@
 Configs are generated from a small vocabulary (six people, three groups, two script integrations,
 glob patterns, bundles) so that overlaps — a requester who is also an approver, a grantee who is the
 only approver, two flows covering the same item — happen often. The oracles below restate the issue's
-rules without calling into grantflow.policy, so a change in the policy that breaks a rule fails here.
+rules without calling into grantflow.domain.policy, so a change in the policy that breaks a rule fails here.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grantflow.config import AccessFlow, FlowBundleGrant, GrantflowConfig, load_config, parse_config
-from grantflow.models import AccessStatus, ExtensionRules, GrantItem, PolicyDecision, RequestSpec
-from grantflow.policy import (
+from grantflow.domain.config import AccessFlow, FlowBundleGrant, GrantflowConfig, load_config, parse_config
+from grantflow.domain.models import AccessStatus, ExtensionRules, GrantItem, PolicyDecision, RequestSpec
+from grantflow.domain.policy import (
     PolicyError,
     bundle_items,
     decide,

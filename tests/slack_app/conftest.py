@@ -21,10 +21,10 @@ from slack_sdk.signature import SignatureVerifier
 
 from activities.notifiers.slack import SlackNotifier
 from grantflow.client import GrantflowClient, NotFound
-from grantflow.config import ConfigSource
-from grantflow.models import StatusView
+from grantflow.domain.config import ConfigSource
+from grantflow.domain.models import StatusView
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from grantflow.temporal import connect
 from slack_app.app import build_app
 from slack_app.refs import ensure_tables

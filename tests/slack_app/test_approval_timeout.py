@@ -11,9 +11,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.notifiers.slack import SlackNotifier
 from grantflow.client import GrantflowClient
-from grantflow.config import ConfigSource
+from grantflow.domain.config import ConfigSource
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from tests.conftest import TEST_CONFIG
 from tests.slack_app.conftest import USERS
 from tests.slack_app.fake_slack import Call, FakeSlack

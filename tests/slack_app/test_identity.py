@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from grantflow.models import AccessStatus
+from grantflow.domain.models import AccessStatus
 from tests.conftest import DevServer
 from tests.slack_app.conftest import CONFIG, Stack, slack_stack
 from tests.slack_app.fake_slack import Call, FakeSlack

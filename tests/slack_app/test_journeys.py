@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from grantflow.models import Transition
+from grantflow.domain.models import Transition
 from tests.slack_app.conftest import Stack
 from tests.slack_app.fake_slack import Call
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from activities.notifiers.base import FanOutNotifier
 from activities.notifiers.slack import SlackNotifier
-from grantflow.models import AccessStatus, AuditEvent, StatusView, Transition
+from grantflow.domain.models import AccessStatus, AuditEvent, StatusView, Transition
 from slack_app.refs import refs_for
 from tests.slack_app.conftest import Stack
 from tests.slack_app.fake_slack import Call

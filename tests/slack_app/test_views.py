@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from grantflow.assist import suggest
-from grantflow.config import parse_config
-from grantflow.models import AccessStatus, Approval, GrantItem, RequestSpec, StatusView
+from grantflow.domain.config import parse_config
+from grantflow.domain.models import AccessStatus, Approval, GrantItem, RequestSpec, StatusView
 from slack_app import catalog, views
 from slack_app.forms import AssistPick, BundleForm, RequestForm, read_request_form
 from tests.slack_app.conftest import CONFIG, filled

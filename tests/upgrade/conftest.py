@@ -39,11 +39,11 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 
-from grantflow.codec import new_key_entry
-from grantflow.devstack import DevServer
-from grantflow.models import AuditEvent, StatusView
-from grantflow.pgserver import PgServer, ensure_demo_schema
-from grantflow.store import Store
+from grantflow.dev.launcher import DevServer
+from grantflow.dev.pgserver import PgServer, ensure_demo_schema
+from grantflow.domain.models import AuditEvent, StatusView
+from grantflow.payloads.codec import new_key_entry
+from grantflow.storage.store import Store
 from grantflow.temporal import data_converter
 from tests.upgrade.releases import PREVIOUS_RELEASE, Release
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from grantflow.pgserver import PgServer
+from grantflow.dev.pgserver import PgServer
 from tests.upgrade.conftest import (
     APPROVER,
     AUTO_REQUESTER,

@@ -14,10 +14,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from grantflow.client import GrantflowClient, Submitted
-from grantflow.config import ConfigSource
-from grantflow.models import RequestSpec, Transition
+from grantflow.domain.config import ConfigSource
+from grantflow.domain.models import RequestSpec, Transition
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
 from tests.conftest import TEST_CONFIG
 from worker import build_worker
 

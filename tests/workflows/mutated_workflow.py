@@ -11,7 +11,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from grantflow.models import StatusView, WorkflowInput
+    from grantflow.domain.models import StatusView, WorkflowInput
     from workflows.access_request import AccessRequestWorkflow
 
 

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from grantflow.models import RequestSpec, WorkflowInput
+from grantflow.domain.models import RequestSpec, WorkflowInput
 from tests.workflows.conftest import Harness, settle
 
 ScenarioFn = Callable[[Harness], Awaitable[str]]
@@ -370,7 +370,7 @@ async def grant_slower_than_duration(h: Harness) -> str:
     env={"GRANTFLOW_MAX_CACHED_WORKFLOWS": "0"},  # no sticky queue: the next worker gets the task
 )
 async def extended_as_it_expires(h: Harness) -> str:
-    from grantflow.config import ConfigSource
+    from grantflow.domain.config import ConfigSource
     from grantflow.settings import Settings
     from tests.conftest import TEST_CONFIG
     from worker import build_worker

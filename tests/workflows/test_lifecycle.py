@@ -11,7 +11,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from grantflow.client import Refused
-from grantflow.models import RequestSpec
+from grantflow.domain.models import RequestSpec
 from tests.workflows.conftest import Harness, config_with, make_harness, published, record_history, settle
 
 

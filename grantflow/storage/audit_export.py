@@ -17,8 +17,8 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 
-from grantflow.models import AuditEvent
-from grantflow.store import Store
+from grantflow.domain.models import AuditEvent
+from grantflow.storage.store import Store
 
 CSV_FIELDS = [
     "at",

@@ -27,10 +27,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from grantflow import assist
 from grantflow.client import GrantflowClient, GrantflowError, Refused
-from grantflow.config import ConfigError
-from grantflow.durations import format_duration
-from grantflow.emails import BadEmail, check_email
-from grantflow.models import StatusView
+from grantflow.domain.config import ConfigError
+from grantflow.domain.durations import format_duration
+from grantflow.domain.emails import BadEmail, check_email
+from grantflow.domain.models import StatusView
 from grantflow.settings import Settings
 from grantflow.temporal import TemporalUnavailable
 
@@ -394,7 +394,7 @@ def run(http_port: int | None = None, host: str = "127.0.0.1", insecure_no_auth:
         return
     import uvicorn
 
-    from grantflow.logs import configure_logging
+    from grantflow.observability.logs import configure_logging
 
     configure_logging()
     asgi, bind = http_app(app, host, insecure_no_auth)  # HttpRefused before anything is served

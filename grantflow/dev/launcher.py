@@ -91,7 +91,7 @@ class DevServer:
     ):
         """`dynamic_config`: server settings as `--dynamic-config-value KEY=JSON`, e.g. a low
         `limit.historyCount.suggestContinueAsNew` to make workflows continue as new early."""
-        from grantflow.pgserver import free_port
+        from grantflow.dev.pgserver import free_port
 
         self.port = port or free_port()
         self.db_file = db_file
@@ -105,7 +105,7 @@ class DevServer:
     def start(self) -> DevServer:
         import tempfile
 
-        from grantflow.pgserver import free_port
+        from grantflow.dev.pgserver import free_port
 
         if self.db_file is None:
             self.db_file = Path(tempfile.mkdtemp(prefix="gf-temporal-")) / "temporal.db"
@@ -170,7 +170,7 @@ def ensure_encryption_keys(state_dir: Path) -> str:
     env = os.environ.get("GRANTFLOW_ENCRYPTION_KEYS")
     if env:
         return env
-    from grantflow.codec import generate_key_file
+    from grantflow.payloads.codec import generate_key_file
 
     return generate_key_file(state_dir / "encryption.key")
 
@@ -226,7 +226,7 @@ def run_dev(slack: bool = True, postgres: bool = True) -> int:
             wait_listening(settings.temporal_address, proc)
             ui = f"http://localhost:{ui_port}"
         if postgres and "DEMO_PG_DSN" not in env:
-            from grantflow.pgserver import PgServer, ensure_demo_admin, ensure_demo_schema
+            from grantflow.dev.pgserver import PgServer, ensure_demo_admin, ensure_demo_schema
 
             console.print(f"Starting the demo PostgreSQL (data: {state}/pg)")
             pg = PgServer(state / "pg")

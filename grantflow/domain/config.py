@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationError, field_validator
 
-from grantflow.durations import DurationError, parse_duration
-from grantflow.emails import BadEmail, check_email
-from grantflow.pgprivileges import PrivilegeError, as_tokens, parse_privileges, permission_table
+from grantflow.domain.durations import DurationError, parse_duration
+from grantflow.domain.emails import BadEmail, check_email
+from grantflow.domain.pgprivileges import PrivilegeError, as_tokens, parse_privileges, permission_table
 
 SHIPPED_EXAMPLE = Path(__file__).parent / "examples" / "grantflow.yml"
 # Each reminder is a timer, a publish and history events for as long as the request waits (7 days): a short

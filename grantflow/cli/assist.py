@@ -8,11 +8,11 @@ import typer
 
 from grantflow.assist import AssistError, Suggestion, suggest
 from grantflow.cli import AsOpt, CliError, JsonOpt, _emit_json, out
-from grantflow.config import ConfigError, load_config
-from grantflow.durations import format_duration
-from grantflow.emails import BadEmail, check_email
+from grantflow.domain.config import ConfigError, load_config
+from grantflow.domain.durations import format_duration
+from grantflow.domain.emails import BadEmail, check_email
 from grantflow.settings import Settings
-from grantflow.store import Store
+from grantflow.storage.store import Store
 
 
 def _command_line(s: Suggestion) -> str:
@@ -73,7 +73,7 @@ def mcp(
 ) -> None:
     """Run the MCP server for AI tools: stdio by default, streamable HTTP with --http PORT (every HTTP request
     needs `Authorization: Bearer TOKEN`, tokens from GRANTFLOW_MCP_TOKENS)."""
-    from grantflow.mcp_server import HttpRefused, run
+    from grantflow.mcp.server import HttpRefused, run
 
     try:
         run(http_port=http, host=host, insecure_no_auth=insecure_no_auth)

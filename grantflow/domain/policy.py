@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from grantflow.config import (
+from grantflow.domain.config import (
     AccessFlow,
     FlowBundleGrant,
     FlowGrant,
@@ -22,9 +22,9 @@ from grantflow.config import (
     PostgresIntegration,
     ScriptIntegration,
 )
-from grantflow.durations import format_duration
-from grantflow.emails import BadEmail, check_email
-from grantflow.models import AccessStatus, ExtensionRules, GrantItem, PolicyDecision, RequestSpec
+from grantflow.domain.durations import format_duration
+from grantflow.domain.emails import BadEmail, check_email
+from grantflow.domain.models import AccessStatus, ExtensionRules, GrantItem, PolicyDecision, RequestSpec
 
 DEFAULT_PG_PERMISSIONS = ("read", "write", "admin")
 # In every refusal of a grantee the flow does not allow: front doors use it to put the error on that field.
@@ -32,7 +32,7 @@ GRANTEE_REFUSAL = "may not grant access to"
 
 
 def normalize_email(email: str) -> str:
-    """The comparable form of an address already validated (`grantflow.emails.check_email` validates)."""
+    """The comparable form of an address already validated (`grantflow.domain.emails.check_email` validates)."""
     return email.strip().lower()
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from grantflow.models import GrantItem, Transition
+from grantflow.domain.models import GrantItem, Transition
 
 
 class ItemOp(BaseModel):

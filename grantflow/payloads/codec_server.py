@@ -19,7 +19,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
-from grantflow.codec import EncryptionCodec, keys_from_env
+from grantflow.payloads.codec import EncryptionCodec, keys_from_env
 
 DEFAULT_UI_ORIGIN = "http://localhost:8233"
 DEFAULT_PORT = 8081

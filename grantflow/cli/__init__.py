@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from grantflow.client import BadRequest, GrantflowClient, GrantflowError, NotFound, Refused
-from grantflow.config import ConfigError, load_config
-from grantflow.durations import DurationError, format_duration, parse_duration
-from grantflow.models import FINAL_STATUSES, AccessStatus, StatusView
+from grantflow.domain.config import ConfigError, load_config
+from grantflow.domain.durations import DurationError, format_duration, parse_duration
+from grantflow.domain.models import FINAL_STATUSES, AccessStatus, StatusView
 from grantflow.settings import Settings
 from grantflow.temporal import TemporalUnavailable
 
@@ -277,9 +277,9 @@ def audit(
         raise CliError(f'--format: "{fmt}" is not one of table, json, jsonl, csv')
     from sqlalchemy.exc import SQLAlchemyError
 
-    from grantflow import audit_export
     from grantflow.client import request_id_from
-    from grantflow.store import Store, StoreError
+    from grantflow.storage import audit_export
+    from grantflow.storage.store import Store, StoreError
 
     try:
         store = Store(Settings().database_url)
@@ -352,15 +352,15 @@ def dev(
     no_postgres: Annotated[bool, typer.Option("--no-postgres", help="Do not start the demo PostgreSQL.")] = False,
 ) -> None:
     """Run the whole stack locally: Temporal dev server, demo PostgreSQL, worker, Slack app."""
-    from grantflow.devstack import run_dev
+    from grantflow.dev.launcher import run_dev
 
     raise typer.Exit(run_dev(slack=not no_slack, postgres=not no_postgres))
 
 
-from grantflow.cli_ops import register as _register_operator_commands  # noqa: E402
+from grantflow.cli.ops import register as _register_operator_commands  # noqa: E402
 
 _register_operator_commands(app)
-from grantflow import cli_assist as _cli_assist  # noqa: E402
+from grantflow.cli import assist as _cli_assist  # noqa: E402
 
 app.command("assist")(_cli_assist.assist)
 app.command("mcp")(_cli_assist.mcp)

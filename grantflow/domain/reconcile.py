@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from grantflow.models import AccessStatus
+from grantflow.domain.models import AccessStatus
 
 RECONCILE_WORKFLOW_TYPE = "ReconcileWorkflow"
 SCHEDULE_ID = "grantflow-reconcile"

@@ -16,7 +16,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from grantflow.durations import DurationError, parse_duration
+from grantflow.domain.durations import DurationError, parse_duration
 from grantflow.settings import Settings
 from grantflow.temporal import TemporalUnavailable
 
@@ -96,8 +96,8 @@ def codec_server(
     ui_origin: Annotated[list[str] | None, typer.Option("--ui-origin", help="Web UI origin allowed by CORS.")] = None,
 ) -> None:
     """Serve /encode and /decode for the Temporal Web UI and CLI (keys from GRANTFLOW_ENCRYPTION_KEYS)."""
-    from grantflow.codec_server import DEFAULT_UI_ORIGIN, serve
-    from grantflow.logs import configure_logging
+    from grantflow.observability.logs import configure_logging
+    from grantflow.payloads.codec_server import DEFAULT_UI_ORIGIN, serve
 
     configure_logging()
     try:

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, select
 
-from grantflow.codec import parse_keys
-from grantflow.store import Store
+from grantflow.payloads.codec import parse_keys
+from grantflow.storage.store import Store
 
 
 class SecretRow(SQLModel, table=True):

@@ -21,7 +21,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from grantflow.ops import PublishBatch
+from grantflow.domain.ops import PublishBatch
 from grantflow.settings import Settings
 
 STATUS_KINDS = frozenset(
@@ -74,7 +74,7 @@ def refresh_request_gauge(count_by_status: Callable[[], dict[str, int]], force: 
         if not force and now - _gauge_refreshed < GAUGE_REFRESH_SECONDS:
             return
         _gauge_refreshed = now
-    from grantflow.models import AccessStatus
+    from grantflow.domain.models import AccessStatus
 
     counts = count_by_status()
     for status in AccessStatus:

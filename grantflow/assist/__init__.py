@@ -44,8 +44,8 @@ from pydantic import BaseModel, Field
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from grantflow import policy
-from grantflow.config import (
+from grantflow.domain import policy
+from grantflow.domain.config import (
     AccessFlow,
     FlowBundleGrant,
     FlowGrant,
@@ -53,8 +53,8 @@ from grantflow.config import (
     PostgresIntegration,
     ScriptIntegration,
 )
-from grantflow.durations import format_duration, parse_duration
-from grantflow.models import GrantItem, RequestSpec
+from grantflow.domain.durations import format_duration, parse_duration
+from grantflow.domain.models import GrantItem, RequestSpec
 
 MAX_TEXT = 2000
 MAX_JUSTIFICATION = 3000

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from grantflow.models import AuditEvent, RequestSpec, StatusView
+from grantflow.domain.models import AuditEvent, RequestSpec, StatusView
 
 SCHEMA_VERSION = 1
 
