@@ -28,6 +28,8 @@ from pathlib import Path
 
 from tests.workflows.corpus import HISTORY_ROOT, ROOT, current_release, current_version, save_history, version_tuple
 
+# The first commit with this recorder, whose harness drove v0.1.0's code for its corpus.
+RECORDER_COMMIT = "698d00d"
 # The packages a worker runs; tests/ always comes from this tree (it drives the scenarios).
 CODE_PATHS = ("grantflow", "workflows", "activities", "slack_app", "worker.py")
 
@@ -50,6 +52,25 @@ def export_ref(ref: str, into: Path) -> Path:
     with tarfile.open(archive) as tar:
         tar.extractall(into / "code", filter="data")
     return into / "code"
+
+
+def has_recorder(ref: str) -> bool:
+    probe = ["git", "-C", str(ROOT), "cat-file", "-e", f"{ref}:tests/workflows/record_histories.py"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
+
+
+def has_layout_of_this_tree(ref: str) -> bool:
+    probe = ["git", "-C", str(ROOT), "cat-file", "-e", f"{ref}:grantflow/domain/models.py"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
+
+
+def export_tree(ref: str, into: Path) -> Path:
+    """The whole tree at `ref` (code, tests and fixtures), unpacked into `into`/tree."""
+    archive = into / "tree.tar"
+    subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", "-o", str(archive), ref], check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into / "tree", filter="data")
+    return into / "tree"
 
 
 def use_code_from(code_root: Path) -> None:
@@ -148,6 +169,22 @@ def main(argv: list[str] | None = None) -> int:
     out = (args.out or HISTORY_ROOT / release).resolve()
     version = args.version or (current_version() if args.ref is None else "999")
     with tempfile.TemporaryDirectory(prefix="gf-code-") as tmp:
+        if ref and has_recorder(ref):
+            # The ref carries its own recorder and harness: run those, so that the scenarios drive the ref's
+            # code through the API it had (this tree's tests may import modules the ref does not have).
+            tree = export_tree(ref, Path(tmp))
+            print(f"recording with the code and scenarios of {ref} into {out}")
+            cmd = [sys.executable, "-m", "tests.workflows.record_histories", "--out", str(out)]
+            cmd += ["--version", version] + (["--only", *args.only] if args.only else [])
+            return subprocess.run(cmd, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}).returncode
+        if ref and not has_layout_of_this_tree(ref):
+            # This tree's harness imports modules such a ref does not have (v0.1.0 predates the regrouping
+            # of grantflow/): record it with the harness that recorded its corpus.
+            raise SystemExit(
+                f"{ref} predates this tree's layout; record it with the harness that recorded its corpus: "
+                f"git worktree add /tmp/gf-rec {RECORDER_COMMIT} && cd /tmp/gf-rec && "
+                f"make histories REF={ref} OUT={out}"
+            )
         if ref:
             code = export_ref(ref, Path(tmp))
             use_code_from(code)
