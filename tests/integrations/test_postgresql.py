@@ -6,13 +6,15 @@ import asyncio
 import itertools
 import os
 import stat
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from activities.integrations.base import GrantContext, IntegrationError
 from activities.integrations.postgresql import PostgresIntegrationDriver, parse_privileges, role_name
@@ -591,23 +593,48 @@ async def test_password_is_not_in_the_server_log(pg_server: PgServer, driver: Po
         await conn.execute("ALTER SYSTEM SET log_statement = 'all'")
         await conn.execute("SELECT pg_reload_conf()")
     try:
-        await asyncio.sleep(0.5)  # the postmaster applies the reload before new backends start
         start = pg_server.log_file.stat().st_size
+        # The reload reaches the backends asynchronously: wait until a probe statement is logged, then until
+        # what the grant sent is, instead of guessing a delay (a loaded machine took longer than 0.5 s).
+        probe = f"gf-log-probe-{uuid.uuid4().hex}"
+        await wait_logged(pg_server, start, [probe], lambda: admin_probe(probe))
         c = ctx("orders.customers", "read").model_copy(update={"secret_seed": b"l" * 32})
         details = await driver.grant(c)
         await driver.grant(c)  # the ALTER ROLE path too
         async with await login(details) as conn:
             await conn.execute("SELECT 1 FROM customers")
-        with pg_server.log_file.open("rb") as f:
-            f.seek(start)
-            logged = f.read().decode("utf-8", "replace")
-        assert f'CREATE ROLE "{details["user"]}"' in logged and f'ALTER ROLE "{details["user"]}"' in logged
+        logged = await wait_logged(
+            pg_server, start, [f'CREATE ROLE "{details["user"]}"', f'ALTER ROLE "{details["user"]}"']
+        )
         assert "SCRAM-SHA-256$4096:" in logged
         assert details["password"] not in logged
     finally:
         async with await admin("postgres") as conn:
             await conn.execute("ALTER SYSTEM RESET log_statement")
             await conn.execute("SELECT pg_reload_conf()")
+
+
+async def admin_probe(text: str) -> None:
+    async with await admin("postgres") as conn:
+        await conn.execute(sql.SQL("SELECT {}").format(sql.Literal(text)))
+
+
+async def wait_logged(
+    pg_server: PgServer, start: int, wanted: list[str], probe: Callable[[], Awaitable[None]] | None = None
+) -> str:
+    """The server log since `start`, once every `wanted` text is in it (running `probe` until then)."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        if probe is not None:
+            await probe()
+        with pg_server.log_file.open("rb") as f:
+            f.seek(start)
+            logged = f.read().decode("utf-8", "replace")
+        if all(w in logged for w in wanted):
+            return logged
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not in the server log after 30 s: {[w for w in wanted if w not in logged]}")
+        await asyncio.sleep(0.2)
 
 
 # --- the psql line connects, whatever the DSN's shape (point 5) ----------------------------------
