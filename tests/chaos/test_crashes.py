@@ -85,8 +85,9 @@ async def test_worker_killed_while_granting_then_while_revoking(chaos: Chaos) ->
 def hold_for(n: int) -> str:
     """A duration long enough that all n requests are ACTIVE together before the first expires (granting
     runs at roughly 3-15 per second on 2 loaded cores; at N=100 with another test run beside it, a third of
-    a second per request was not enough)."""
-    return f"{10 + n // 2}s"
+    a second per request was not enough; at the default N=12 with several test runs beside it, 16 s was not
+    enough either: a request expired before PostgreSQL was stopped)."""
+    return f"{30 + n // 2}s"
 
 
 async def test_target_down_during_revoke_retries_until_it_is_back(chaos: Chaos) -> None:
