@@ -267,7 +267,6 @@ def import_cycles(root: Path) -> list[str]:
     for name in sorted(modules):
         if name not in index:
             connect(name)
-    report: list[str] = []
 
     def shortest_cycle(start: str, members: set[str]) -> list[str]:
         paths: dict[str, list[str]] = {start: [start]}
