@@ -11,7 +11,8 @@ from grantflow.domain.config import SHIPPED_EXAMPLE, config_path, load_config
 
 
 def test_shipped_example_is_the_packaged_file() -> None:
-    assert SHIPPED_EXAMPLE == Path(grantflow.__file__).resolve().parent / "examples" / "grantflow.yml"
+    packaged = Path(grantflow.__file__).resolve().parent / "examples" / "grantflow.yml"
+    assert packaged == SHIPPED_EXAMPLE
     assert SHIPPED_EXAMPLE.is_file()
 
 
