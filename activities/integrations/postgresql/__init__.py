@@ -36,6 +36,11 @@ also drops triggers others' tables got from the role's functions). With `keep_ob
 reassigned to `grantflow_orphans` instead, a NOLOGIN NOINHERIT role with no privileges; its routines are
 made SECURITY INVOKER and executable by no one else, and triggers the role hung on tables it does not
 own are dropped, so nothing it left runs with anyone's privileges but the caller's.
+
+Layout: `driver.py` assembles `PostgresIntegrationDriver` from `resources.py` (permissions, globs, resource
+names; no connection), `connections.py` (admin DSN, scrubbed errors, the grantee's connection line,
+advisory locks), `catalog.py` (discovery), `grants.py` (grant, extend) and `revoke.py` (revoke, disown,
+quarantine); `names.py` holds role names and passwords, `privileges.py` privilege sets as SQL.
 """
 
 from activities.integrations.postgresql.driver import PostgresIntegrationDriver
