@@ -16,8 +16,10 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/grantflow dev
 
+# Lint, formatting, types, then every test (tests/test_architecture.py checks cycles, layers and module size).
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy grantflow workflows activities slack_app worker.py
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m 'not upgrade' $(PYTEST_ARGS)
 

@@ -1,0 +1,62 @@
+"""The grantflow.yml schema, its loader and its line-pointing validation.
+
+`load_config` returns a validated `GrantflowConfig` or raises `ConfigError` with every problem found,
+each as `file:line: path: message`, so that `grantflow config check` can print them all at once.
+
+The schema is in `schema.py`, the cross-reference checks in `checks.py`, line-pointing error reporting in
+`errors.py` and reading the file in `loading.py`; every public name is importable from here.
+"""
+
+from grantflow.domain.config.checks import MIN_APPROVAL_REMINDER, PRINCIPAL_HELP
+from grantflow.domain.config.errors import ConfigError, format_path
+from grantflow.domain.config.loading import SHIPPED_EXAMPLE, ConfigSource, config_path, load_config, parse_config
+from grantflow.domain.config.schema import (
+    ENV_NAME,
+    RESERVED_ENV,
+    RESERVED_ENV_PREFIXES,
+    AccessFlow,
+    AnyFlowGrant,
+    Bundle,
+    BundleItem,
+    Extension,
+    FlowBundleGrant,
+    FlowGrant,
+    GrantflowConfig,
+    Integration,
+    IntegrationBase,
+    PostgresIntegration,
+    ScriptIntegration,
+    ScriptResourceType,
+    SlackOptions,
+    reserved_env,
+)
+
+__all__ = [
+    "ENV_NAME",
+    "MIN_APPROVAL_REMINDER",
+    "PRINCIPAL_HELP",
+    "RESERVED_ENV",
+    "RESERVED_ENV_PREFIXES",
+    "SHIPPED_EXAMPLE",
+    "AccessFlow",
+    "AnyFlowGrant",
+    "Bundle",
+    "BundleItem",
+    "ConfigError",
+    "ConfigSource",
+    "Extension",
+    "FlowBundleGrant",
+    "FlowGrant",
+    "GrantflowConfig",
+    "Integration",
+    "IntegrationBase",
+    "PostgresIntegration",
+    "ScriptIntegration",
+    "ScriptResourceType",
+    "SlackOptions",
+    "config_path",
+    "format_path",
+    "load_config",
+    "parse_config",
+    "reserved_env",
+]

@@ -1,0 +1,183 @@
+"""Cross-reference checks of a schema-valid config: principals, ids, references, durations, permissions."""
+
+from __future__ import annotations
+
+from grantflow.domain.config.schema import (
+    FlowBundleGrant,
+    GrantflowConfig,
+    PostgresIntegration,
+    ScriptIntegration,
+    reserved_env,
+)
+from grantflow.domain.emails import BadEmail, check_email
+from grantflow.domain.pgprivileges import PrivilegeError, as_tokens, parse_privileges, permission_table
+
+# Each reminder is a timer, a publish and history events for as long as the request waits (7 days): a short
+# interval would loop a pending workflow towards Temporal's history limit for nothing.
+MIN_APPROVAL_REMINDER = 15 * 60
+
+PRINCIPAL_HELP = 'must be "user:EMAIL" or "group:NAME"'
+
+
+def semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+
+    def check_principal(path: tuple[str | int, ...], p: str) -> None:
+        kind, sep, name = p.partition(":")
+        if not sep or kind not in ("user", "group") or not name:
+            problems.append((path, f'"{p}" {PRINCIPAL_HELP}'))
+        elif kind == "group" and name not in cfg.groups:
+            problems.append((path, f'unknown group "{name}"'))
+        elif kind == "user":
+            email_problem(path, name)
+
+    def email_problem(path: tuple[str | int, ...], value: str) -> None:
+        try:
+            check_email(value)
+        except BadEmail as exc:
+            problems.append((path, str(exc)))
+
+    for i, p in enumerate(cfg.admins):
+        check_principal(("admins", i), p)
+    for g, members in cfg.groups.items():
+        for j, m in enumerate(members):
+            email_problem(("groups", g, j), m)
+
+    def dupes(kind: str, ids: list[str]) -> None:
+        seen: set[str] = set()
+        for i, x in enumerate(ids):
+            if x in seen:
+                problems.append(((kind, i, "id"), f'duplicate id "{x}"'))
+            seen.add(x)
+
+    dupes("integrations", [i.id for i in cfg.integrations])
+
+    dsn_envs = {i.dsn_env: i.id for i in cfg.integrations if isinstance(i, PostgresIntegration)}
+    for i_i, integration in enumerate(cfg.integrations):
+        if not isinstance(integration, ScriptIntegration):
+            continue
+        seen_env: set[str] = set()
+        for e_i, name in enumerate(integration.env):
+            path = ("integrations", i_i, "env", e_i)
+            if name in seen_env:
+                problems.append((path, f'"{name}" is listed twice'))
+            elif name in dsn_envs:
+                problems.append(
+                    (
+                        path,
+                        f'"{name}" holds the admin DSN of integration "{dsn_envs[name]}"; a script may not receive it',
+                    )
+                )
+            elif reserved_env(name):
+                problems.append((path, f'"{name}" is grantflow\'s own setting; a script may not receive it'))
+            seen_env.add(name)
+    dupes("bundles", [b.id for b in cfg.bundles])
+    dupes("access_flows", [f.id for f in cfg.access_flows])
+
+    def check_item(
+        path: tuple[str | int, ...],
+        integ: str,
+        rtype: str | None,
+        perm: str | None,
+        type_at: tuple[str | int, ...] | None = None,
+    ) -> None:
+        """`type_at` is where the resource type is written when it is not `path.resource_type`."""
+        type_path = type_at or (*path, "resource_type")
+        integration = cfg.integration(integ)
+        if integration is None:
+            problems.append(((*path, "integration"), f'unknown integration "{integ}"'))
+            return
+        if isinstance(integration, ScriptIntegration):
+            types = {t.id: t for t in integration.resource_types}
+            if rtype is not None and rtype != "*" and rtype not in types:
+                problems.append((type_path, f'integration "{integ}" has no resource type "{rtype}"'))
+            elif perm is not None and perm != "*" and rtype in types and perm not in types[rtype].permissions:
+                problems.append(
+                    ((*path, "permission"), f'resource type "{rtype}" of "{integ}" has no permission "{perm}"')
+                )
+        else:
+            if rtype is not None and rtype != "*" and rtype not in integration.resource_types:
+                problems.append((type_path, f'integration "{integ}" has no resource type "{rtype}"'))
+            elif perm is not None and perm != "*" and perm not in permission_table(integration.permissions):
+                problems.append(((*path, "permission"), f'integration "{integ}" has no permission "{perm}"'))
+
+    for i_i, integration in enumerate(cfg.integrations):
+        if isinstance(integration, PostgresIntegration):
+            problems += _permission_problems(("integrations", i_i, "permissions"), integration)
+
+    for b_i, b in enumerate(cfg.bundles):
+        for it_i, it in enumerate(b.items):
+            check_item(("bundles", b_i, "items", it_i), it.integration, it.resource_type, it.permission)
+
+    for f_i, f in enumerate(cfg.access_flows):
+        base: tuple[str | int, ...] = ("access_flows", f_i)
+        for r_i, p in enumerate(f.requestors):
+            check_principal((*base, "requestors", r_i), p)
+        for a_i, p in enumerate(f.approvers):
+            check_principal((*base, "approvers", a_i), p)
+        for e_i, p in enumerate(f.grantees):
+            check_principal((*base, "grantees", e_i), p)
+        for g_i, fg in enumerate(f.grants):
+            gpath = (*base, "grants", g_i)
+            if isinstance(fg, FlowBundleGrant):
+                if cfg.bundle(fg.bundle) is None:
+                    problems.append(((*gpath, "bundle"), f'unknown bundle "{fg.bundle}"'))
+            else:
+                check_item(gpath, fg.integration, None, None)
+                target = cfg.integration(fg.integration)
+                if isinstance(target, PostgresIntegration):
+                    known = permission_table(target.permissions)
+                    for p_i, perm in enumerate(fg.permissions):
+                        if perm != "*" and perm not in known:
+                            problems.append(
+                                (
+                                    (*gpath, "permissions", p_i),
+                                    f'integration "{fg.integration}" has no permission "{perm}"',
+                                )
+                            )
+                for t_i, t in enumerate(fg.resource_types if cfg.integration(fg.integration) else []):
+                    check_item(gpath, fg.integration, t, None, type_at=(*gpath, "resource_types", t_i))
+        if f.max_duration <= 0:
+            problems.append(((*base, "max_duration"), "must be greater than 0"))
+        if f.default_duration > f.max_duration:
+            problems.append(((*base, "default_duration"), "is longer than max_duration"))
+        if f.approvals_required > 0 and not f.approvers:
+            problems.append(
+                (
+                    (*base, "approvals_required"),
+                    f"is {f.approvals_required} but the flow names no approvers (0 = automatic approval)",
+                )
+            )
+        elif f.approvals_required > len(cfg.expand(f.approvers)) and f.approvers:
+            problems.append(((*base, "approvals_required"), "is more than the number of people who can approve"))
+        if f.extension.enabled and f.extension.duration <= 0:
+            problems.append(((*base, "extension", "duration"), "must be greater than 0"))
+        if f.approval_reminder < MIN_APPROVAL_REMINDER:
+            problems.append(((*base, "approval_reminder"), "must be at least 15m"))
+    return problems
+
+
+def _permission_problems(
+    at: tuple[str | int, ...], integration: PostgresIntegration
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every permission of a postgresql integration resolved as the driver will resolve it; each bad
+    token reported where it is written."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    table = permission_table(integration.permissions)
+    for name, value in integration.permissions.items():
+        tokens = as_tokens(value)
+        for t_i, token in enumerate(tokens):
+            where = (*at, name, t_i) if isinstance(value, list) else (*at, name)
+            if " ".join(token.split()) in table:
+                continue  # another permission: reported where it is defined
+            try:
+                parse_privileges([token], {})
+            except PrivilegeError as exc:
+                problems.append((where, str(exc)))
+        try:
+            if parse_privileges(tokens, table, (name,)).empty:
+                problems.append(((*at, name), "maps to no privileges"))
+        except PrivilegeError as exc:
+            if "refers to itself" in str(exc):
+                problems.append(((*at, name), str(exc)))
+    return problems
