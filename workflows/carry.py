@@ -1,0 +1,67 @@
+"""Continue-as-new: the whole state of a request handed to the next run of the same workflow id, and taken
+back by that run before it handles any message. Timers carry over exactly: the approval wait as the time
+waited so far at `carried_at`, the expiry and its reminder as absolute times.
+
+Deterministic, no I/O: plain copies between the workflow's state and `CarriedState`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+from workflows.outbox import Outbox
+from workflows.refusals import Refusals
+from workflows.state import RequestState
+
+with workflow.unsafe.imports_passed_through():
+    from grantflow.domain.models import CarriedState, WorkflowInput
+
+
+def carry(s: RequestState, outbox: Outbox, refusals: Refusals, now: datetime) -> CarriedState:
+    """Everything the next run needs; what the main loop acts on at once (pending decisions) is not carried:
+    the run only continues when there is none."""
+    return CarriedState(
+        status=s.status,
+        status_reason=s.reason,
+        decision=s.d,
+        approvals=s.approvals,
+        granted_at=s.granted_at,
+        expires_at=s.expires_at,
+        extensions_used=s.extensions_used,
+        extension_offered=s.extension_offered,
+        reminded_for=s.reminded_for,
+        granted=s.granted,
+        seq=outbox.seq,
+        events=outbox.events,
+        outbox=outbox.carried(),
+        approval_waited_seconds=s.approval_waited.total_seconds(),
+        carried_at=now,
+        refusals=refusals.carried(),
+        run=s.run + 1,
+    )
+
+
+def restore(inp: WorkflowInput, c: CarriedState) -> RequestState:
+    """The state of the previous run (the outbox and refusal windows are rebuilt from `c` beside it)."""
+    return RequestState(
+        inp=inp,
+        status=c.status,
+        reason=c.status_reason,
+        decision=c.decision,
+        approvals=list(c.approvals),
+        granted_at=c.granted_at,
+        expires_at=c.expires_at,
+        extensions_used=c.extensions_used,
+        extension_offered=c.extension_offered,
+        reminded_for=c.reminded_for,
+        granted=list(c.granted),
+        approval_waited=timedelta(seconds=c.approval_waited_seconds),
+        carried_at=c.carried_at,
+        run=c.run,
+    )
+
+
+def next_input(inp: WorkflowInput, carried: CarriedState) -> WorkflowInput:
+    return WorkflowInput(request_id=inp.request_id, spec=inp.spec, submitted_at=inp.submitted_at, carried=carried)
