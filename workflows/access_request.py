@@ -4,38 +4,34 @@ PENDING_APPROVAL → GRANTING → ACTIVE → REVOKING → EXPIRED | REVOKED, wit
 other ends. Deterministic only: every side effect (policy lookup, grants, records, notifications) is an
 activity, called by its method so that a reader can follow it to the code that does it. Signals and updates
 share one handler per message so that a forged signal from the CLI is judged by exactly the rules a Slack
-click is (one `why_not_<action>` each, workflows/state.py); refusals change nothing and go to the audit
-trail (workflows/refusals.py). Transitions and audit events leave through the outbox (workflows/outbox.py);
-a waiting or holding request continues as new when the server suggests it (workflows/carry.py).
+click is (one `why_not_<action>` each, used by the handler and the update validator).
+
+Beside it, each deterministic and without I/O: workflows/state.py (what the request knows, and the rules
+of each decision), workflows/outbox.py (audit events and transitions, published in order in the
+background), workflows/refusals.py (refused messages audited at most once a minute per actor),
+workflows/items.py (the grant, extend and revoke activities of one item) and workflows/carry.py
+(continue-as-new when the server suggests it, with the whole state).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, TypedSearchAttributes
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    # The activity classes are imported for their methods' definitions (names, types), never called here.
-    # Their modules import integration drivers and the store, but the worker imports them anyway, and a
-    # passed-through module is imported once per process, not once per workflow run; front doors that
-    # import this module for its update references pay a few hundred milliseconds once (measured, see
-    # docs/architecture.md). Typed stubs would save that at the price of a second list of activity names to
-    # keep in step with activities/ — the drift this contract is meant to rule out.
-    from pydantic import ValidationError
-
+    # The activity classes, for their methods' names and types (never called here). Passed through: imported
+    # once per process (the worker imports them anyway). Front doors importing this module for the update
+    # references pay ~0.2 s once; typed stubs would save it at the price of a second list of activity names
+    # to keep in step with activities/, the very drift that calling by method rules out.
     from activities.grants import GrantActivities
     from activities.policy import PolicyActivities
-    from grantflow.domain import policy
     from grantflow.domain.models import (
         AccessStatus,
-        Approval,
         ApprovePayload,
         ExtendPayload,
         GrantItem,
@@ -46,47 +42,27 @@ with workflow.unsafe.imports_passed_through():
         TransitionKind,
         WorkflowInput,
     )
-    from grantflow.domain.ops import ItemOp
+    from grantflow.domain.policy import normalize_email
     from grantflow.domain.search_attributes import search_attributes_for
 
-    # Deterministic helpers without module state: passed through, so a new run does not re-import them.
-    from workflows.carry import carry, next_input, restore
+    # The helpers beside this module keep no module state: passed through, a new run does not re-import them.
+    from workflows.carry import continue_as_new, restore
+    from workflows.items import EXTEND_RETRY, GRANT_RETRY, REVOKE_RETRY, call_item, cause
     from workflows.outbox import Outbox
     from workflows.refusals import MIN_TIMER, Refusals
-    from workflows.state import RequestState, summary_line
+    from workflows.state import EXTEND_FAILED_REASON, P, RequestState, parse, summary_line
 
 __all__ = ["AccessRequestWorkflow", "summary_line"]
 
 APPROVAL_TIMEOUT_REASON = "approval timed out"
-GRANT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10), maximum_attempts=3
-)
-EXTEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
-)
-# Each revoke round retries a few times inside the activity; between rounds the workflow records the error
-# in status_reason and backs off, forever: revocation is never given up.
-REVOKE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20), maximum_attempts=4
-)
 REVOKE_ROUND_BACKOFF_MAX = timedelta(minutes=5)
-# Item activities heartbeat while a call runs long (activities/grants.py): a crashed worker's grant or
-# revoke is retried elsewhere after this, not after the two-minute start-to-close timeout.
-ITEM_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # Histories begun before local-first publishing replay with the remote-only publisher.
 FAST_PUBLISH_PATCH = "publish-local-first"
 # An extension the target refused keeps the old expiry and is not counted (before: counted, published as
 # "extended" with the failure only in the audit trail).
 EXTEND_FAILED_PATCH = "extend-failure-keeps-expiry"
-EXTEND_FAILED_REASON = "extension failed"
-# A waiting or holding request continues as new when the server suggests it; older histories replay as
-# they were recorded.
+# A waiting or holding request continues as new when the server suggests it (older histories as recorded).
 CONTINUE_AS_NEW_PATCH = "continue-as-new"
-# How long a run waits for an in-flight publish before it continues as new anyway, carrying that batch.
-CONTINUE_DRAIN_TIMEOUT = timedelta(minutes=1)
-
-P = TypeVar("P", ApprovePayload, RejectPayload, ExtendPayload, RevokePayload)
-ItemActivity = Callable[[GrantActivities, ItemOp], Awaitable[dict[str, Any]]]
 
 
 @workflow.defn(name="AccessRequestWorkflow")
@@ -95,13 +71,10 @@ class AccessRequestWorkflow:
     def __init__(self, inp: WorkflowInput) -> None:
         c = inp.carried
         self._s = RequestState(inp) if c is None else restore(inp, c)
-        self._out = Outbox(inp.request_id, self._view)
-        if c is not None:
-            self._out = Outbox(inp.request_id, self._view, seq=c.seq, events=c.events, pending=c.outbox)
-        self._refusals = Refusals(self._out, c.refusals if c is not None else None)
+        self._out = Outbox(inp.request_id, self._view, c)
+        self._refusals = Refusals(self._out, c.refusals if c is not None else [])
         self._continue_enabled = False
-        # What the search attributes hold now: set at start (or passed on by the previous run), kept current
-        # by _transition.
+        # What the search attributes hold: set at start (or by the previous run), kept current by _transition.
         self._indexed: dict[str, Any] = {p.key.name: p.value for p in search_attributes_for(self._view())}
 
     # --- run -------------------------------------------------------------------------------------
@@ -113,18 +86,7 @@ class AccessRequestWorkflow:
         self._continue_enabled = workflow.patched(CONTINUE_AS_NEW_PATCH)
         if inp.carried is not None:
             return await self._resume()
-        self._out.event(
-            s.spec.requester,
-            "request",
-            detail={
-                "grantee": s.spec.grantee,
-                "items": [i.model_dump() for i in s.spec.items],
-                "duration_seconds": s.spec.duration_seconds,
-                "justification": s.spec.justification,
-                "bundle": s.spec.bundle,
-                "source": s.spec.source,
-            },
-        )
+        self._out.event(s.spec.requester, "request", detail=s.request_detail())
         s.decision = await workflow.execute_local_activity_method(
             PolicyActivities.resolve_policy, s.spec, start_to_close_timeout=timedelta(seconds=30)
         )
@@ -177,7 +139,7 @@ class AccessRequestWorkflow:
             started = workflow.now()
             try:
                 await workflow.wait_condition(
-                    lambda: s.approved() or s.rejected_by is not None or s.revoke_by is not None or self._continue_due(),
+                    lambda: s.approved() or s.rejected_by is not None or s.revoke_by is not None or self._cont(),
                     timeout=step,
                     timeout_summary="approval wait",
                 )
@@ -195,19 +157,18 @@ class AccessRequestWorkflow:
             if s.revoke_by is not None:
                 self._finish(AccessStatus.REVOKED, s.revoked_reason("withdrawn"), TransitionKind.REVOKED)
                 return False
-            if s.approved() or not self._continue_due():
+            if s.approved() or not self._cont():
                 return True
             s.approval_waited = waited + min(max(workflow.now() - started, timedelta(0)), step)
             draining = workflow.now()
-            await self._continue_as_new()
+            await continue_as_new(s, self._out, self._refusals)
             # A decision came in while publishing: act on it in this run (the time spent still counts).
             waited = s.approval_waited + max(workflow.now() - draining, timedelta(0))
 
     async def _grant_and_hold(self) -> None:
         s = self._s
-        now = workflow.now()
-        s.granted_at = now
-        s.expires_at = now + timedelta(seconds=s.spec.duration_seconds)
+        s.granted_at = workflow.now()
+        s.expires_at = s.granted_at + timedelta(seconds=s.spec.duration_seconds)
         self._out.hold(True)
         self._set_status(AccessStatus.GRANTING, "", TransitionKind.GRANTING)
         results = await asyncio.gather(*(self._grant(item) for item in s.spec.items))
@@ -218,9 +179,8 @@ class AccessRequestWorkflow:
             reason = "grant failed: " + "; ".join(f"{r.item.label()}: {r.error}" for r in failures)
             if s.granted:
                 self._out.hold(True)
-                self._set_status(
-                    AccessStatus.REVOKING, reason + " (undoing the grants that succeeded)", TransitionKind.REVOKING
-                )
+                undoing = reason + " (undoing the grants that succeeded)"
+                self._set_status(AccessStatus.REVOKING, undoing, TransitionKind.REVOKING)
                 await self._revoke_all()
             self._finish(AccessStatus.FAILED, reason, TransitionKind.FAILED)
             return
@@ -232,9 +192,8 @@ class AccessRequestWorkflow:
     async def _end_access(self) -> None:
         s = self._s
         self._out.hold(True)
-        self._set_status(
-            AccessStatus.REVOKING, s.revoked_reason("expired") if s.revoke_by else "expired", TransitionKind.REVOKING
-        )
+        reason = s.revoked_reason("expired") if s.revoke_by else "expired"
+        self._set_status(AccessStatus.REVOKING, reason, TransitionKind.REVOKING)
         await self._revoke_all()
         if s.revoke_by is not None:
             self._finish(AccessStatus.REVOKED, s.revoked_reason("revoked"), TransitionKind.REVOKED)
@@ -260,7 +219,7 @@ class AccessRequestWorkflow:
             # clock, which a retried workflow task can see late (see _await_approval).
             try:
                 await workflow.wait_condition(
-                    lambda: s.revoke_by is not None or s.extends_pending > 0 or self._continue_due(),
+                    lambda: s.revoke_by is not None or s.extends_pending > 0 or self._cont(),
                     timeout=max(wake - workflow.now(), MIN_TIMER),
                     timeout_summary="until reminder" if remind_at else "until expiry",
                 )
@@ -276,8 +235,8 @@ class AccessRequestWorkflow:
                 continue
             if s.extends_pending:
                 await self._apply_extensions()
-            elif s.revoke_by is None and self._continue_due():
-                await self._continue_as_new()
+            elif s.revoke_by is None and self._cont():
+                await continue_as_new(s, self._out, self._refusals)
 
     def _remind(self) -> None:
         s = self._s
@@ -286,79 +245,42 @@ class AccessRequestWorkflow:
         self._out.event("grantflow", "expiry_reminder", outcome="info", detail={"expires_at": expires_at})
         self._transition(TransitionKind.EXPIRY_REMINDER)
 
-    # --- continue-as-new -----------------------------------------------------------------------------
-
-    def _continue_due(self) -> bool:
+    def _cont(self) -> bool:
+        """Continue as new now (workflows/carry.py): the server says the history is getting long."""
         return self._continue_enabled and workflow.info().is_continue_as_new_suggested()
-
-    async def _continue_as_new(self) -> None:
-        """Hand the whole state to a fresh run of the same workflow id, once every message handled so far is
-        published: the history starts again near empty, and nothing of the request is lost. Returns (without
-        continuing) when a decision arrived meanwhile, for the caller to act on first."""
-        self._refusals.flush()
-        # A publish still in flight after the timeout goes with the state and runs again.
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._out.idle() and workflow.all_handlers_finished(),
-                timeout=CONTINUE_DRAIN_TIMEOUT,
-                timeout_summary="publish before continue-as-new",
-            )
-        if self._s.decision_pending():
-            return
-        # Carried with the state and published by the new run.
-        history_length = workflow.info().get_current_history_length()
-        detail = {"run": self._s.run + 1, "history_length": history_length}
-        self._out.event("grantflow", "continue_as_new", outcome="info", detail=detail)
-        view = self._view()
-        carried = carry(self._s, self._out, self._refusals, workflow.now())
-        workflow.continue_as_new(
-            next_input(self._s.inp, carried), search_attributes=TypedSearchAttributes(search_attributes_for(view))
-        )
 
     # --- grants, extensions, revocation ---------------------------------------------------------------
 
     async def _grant(self, item: GrantItem) -> GrantResult:
         try:
-            details = await self._item(GrantActivities.grant_item, item, GRANT_RETRY)
+            details = await call_item(GrantActivities.grant_item, self._s.item_op(item), GRANT_RETRY)
         except ActivityError as exc:
-            self._out.event("grantflow", "grant", outcome="failed", reason=_cause(exc), detail=item.model_dump())
-            return GrantResult(item=item, ok=False, error=_cause(exc))
+            self._out.event("grantflow", "grant", outcome="failed", reason=cause(exc), detail=item.model_dump())
+            return GrantResult(item=item, ok=False, error=cause(exc))
         self._out.event("grantflow", "grant", detail={**item.model_dump(), "access": details})
         return GrantResult(item=item, ok=True, details=details)
 
     async def _apply_extensions(self) -> None:
         s = self._s
         applying, s.extends_pending = s.extends_pending, 0
-        assert s.expires_at is not None
         results = await asyncio.gather(
-            *(self._item(GrantActivities.extend_item, item, EXTEND_RETRY) for item in s.granted),
+            *(call_item(GrantActivities.extend_item, s.item_op(item), EXTEND_RETRY) for item in s.granted),
             return_exceptions=True,
         )
-        errors = [
-            f"{item.label()}: {_cause(r)}" for item, r in zip(s.granted, results, strict=True) if isinstance(r, BaseException)
-        ]
+        failed = [(item, r) for item, r in zip(s.granted, results, strict=True) if isinstance(r, BaseException)]
+        errors = [f"{item.label()}: {cause(exc)}" for item, exc in failed]
         if errors and workflow.patched(EXTEND_FAILED_PATCH):
-            self._extension_failed(applying, errors)
+            s.keep_expiry(applying, errors)
+            assert s.expires_at is not None
+            detail = {"expires_at": s.expires_at.isoformat(), "extensions_used": s.extensions_used}
+            self._out.event("grantflow", "extend_failed", outcome="failed", reason=s.reason, detail=detail)
+            self._transition(TransitionKind.EXTEND_FAILED)
             return
         if errors:
             self._out.event("grantflow", "extend_target", outcome="failed", reason="; ".join(errors))
         elif s.reason.startswith(EXTEND_FAILED_REASON):
             s.reason = ""
         self._transition(TransitionKind.EXTENDED)
-
-    def _extension_failed(self, applying: int, errors: list[str]) -> None:
-        """The target refused (every retry): access ends when it says, so the request keeps its old expiry,
-        the extension is not counted (it can be asked for again) and the person is told why."""
-        s, ext = self._s, self._s.d.extension
-        assert s.expires_at is not None
-        # Extensions asked for while this round ran stay pending on top of the kept expiry.
-        s.expires_at -= timedelta(seconds=ext.duration_seconds * applying)
-        s.extensions_used = max(0, s.extensions_used - applying)
-        s.extension_offered = s.extensions_used < ext.max_extensions
-        s.reason = f"{EXTEND_FAILED_REASON}: {'; '.join(errors)}; access still ends at {s.expires_at:%Y-%m-%d %H:%M} UTC"
-        detail = {"expires_at": s.expires_at.isoformat(), "extensions_used": s.extensions_used}
-        self._out.event("grantflow", "extend_failed", outcome="failed", reason=s.reason, detail=detail)
-        self._transition(TransitionKind.EXTEND_FAILED)
 
     async def _revoke_all(self) -> None:
         await asyncio.gather(*(self._revoke(item) for item in self._s.granted))
@@ -369,32 +291,16 @@ class AccessRequestWorkflow:
         backoff = timedelta(seconds=5)
         while True:
             try:
-                await self._item(GrantActivities.revoke_item, item, REVOKE_RETRY)
+                await call_item(GrantActivities.revoke_item, s.item_op(item), REVOKE_RETRY)
                 self._out.event("grantflow", "revoke", detail=item.model_dump())
                 return
             except ActivityError as exc:
-                s.reason = f"revoke of {item.label()} failed, retrying: {_cause(exc)}"
+                s.reason = f"revoke of {item.label()} failed, retrying: {cause(exc)}"
                 self._out.event("grantflow", "revoke", outcome="failed", reason=s.reason, detail=item.model_dump())
                 self._out.hold(False)
                 self._transition(TransitionKind.REVOKE_RETRY)
                 await workflow.sleep(backoff, summary="revoke backoff")
                 backoff = min(backoff * 2, REVOKE_ROUND_BACKOFF_MAX)
-
-    async def _item(self, activity: ItemActivity, item: GrantItem, retry: RetryPolicy) -> dict[str, Any]:
-        s = self._s
-        assert s.expires_at is not None
-        op = ItemOp(
-            request_id=s.inp.request_id, requester=s.spec.requester, grantee=s.spec.grantee, item=item,
-            expires_at=s.expires_at,
-        )
-        return await workflow.execute_activity_method(
-            activity,
-            op,
-            start_to_close_timeout=timedelta(minutes=2),
-            heartbeat_timeout=ITEM_HEARTBEAT_TIMEOUT,
-            retry_policy=retry,
-            summary=f"{activity.__name__.removesuffix('_item')} {item.label()}",  # "grant …", "extend …", "revoke …"
-        )
 
     # --- state changes -----------------------------------------------------------------------------
 
@@ -427,77 +333,55 @@ class AccessRequestWorkflow:
 
     # --- messages: one handler each, reached by signal or update --------------------------------------
 
-    def _parse(self, model: type[P], raw: Any, action: str) -> P | str:
-        try:
-            return model.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "payload"
-            return f"malformed {action} payload: {where}: {first['msg']}"
-
-    async def _judged(
-        self, model: type[P], raw: Any, action: str, actor_key: str, strict: bool, why_not: Callable[[P], str | None]
-    ) -> P | None:
-        """The payload when the message counts; None when it was refused (audited, and raised for an update)."""
-        p = self._parse(model, raw, action)
-        if isinstance(p, str):
-            actor = raw.get(actor_key) if isinstance(raw, dict) else None
-            self._refusals.refuse(action, str(actor)[:320] if actor else "unknown", p, strict)
-            return None
-        await workflow.wait_condition(lambda: self._s.decision is not None)
-        why = why_not(p)
-        if why:
-            self._refusals.refuse(action, getattr(p, actor_key), why, strict)
-            return None
-        return p
-
     async def _on_approve(self, raw: Any, strict: bool) -> StatusView:
-        p = await self._judged(ApprovePayload, raw, "approve", "approver", strict, self._s.why_not_approve)
-        if p is not None:
-            s = self._s
-            approver = policy.normalize_email(p.approver)
-            comment = p.comment or p.reason
-            s.approvals.append(Approval(approver=approver, comment=comment, at=workflow.now(), break_glass=p.break_glass))
+        s = self._s
+        if (p := await self._judged(ApprovePayload, raw, "approve", strict, s.why_not_approve, "approver")) is not None:
+            approval = s.approve(p, workflow.now())
             if p.break_glass:
-                detail: dict[str, Any] = {"break_glass": True, "comment": p.comment}
-                self._out.event(approver, "approve", reason=p.reason, detail=detail)
+                detail = {"break_glass": True, "comment": p.comment}
+                self._out.event(approval.approver, "approve", reason=p.reason, detail=detail)
             else:
-                self._out.event(approver, "approve", reason=p.comment, detail={"comment": p.comment})
+                self._out.event(approval.approver, "approve", reason=p.comment, detail={"comment": p.comment})
             if not s.approved():
                 self._transition(TransitionKind.APPROVAL)
         return self._view()
 
     async def _on_reject(self, raw: Any, strict: bool) -> StatusView:
-        p = await self._judged(RejectPayload, raw, "reject", "approver", strict, self._s.why_not_reject)
-        if p is not None:
-            s = self._s
-            s.rejected_by = policy.normalize_email(p.approver)
-            s.reason = f"rejected by {s.rejected_by}" + (f": {p.reason}" if p.reason else "")
-            self._out.event(s.rejected_by, "reject", reason=p.reason)
+        s = self._s
+        if (p := await self._judged(RejectPayload, raw, "reject", strict, s.why_not_reject, "approver")) is not None:
+            self._out.event(s.reject(p), "reject", reason=p.reason)
         return self._view()
 
     async def _on_extend(self, raw: Any, strict: bool) -> StatusView:
-        p = await self._judged(ExtendPayload, raw, "extend", "actor", strict, self._s.why_not_extend)
-        if p is not None:
-            s = self._s
+        s = self._s
+        if (p := await self._judged(ExtendPayload, raw, "extend", strict, s.why_not_extend, "actor")) is not None:
+            old = s.extend()
             assert s.expires_at is not None
-            old = s.expires_at
-            s.expires_at = old + timedelta(seconds=s.d.extension.duration_seconds)
-            s.extensions_used += 1
-            s.extends_pending += 1
-            s.extension_offered = False
             detail = {"from": old.isoformat(), "to": s.expires_at.isoformat(), "extensions_used": s.extensions_used}
-            self._out.event(policy.normalize_email(p.actor), "extend", detail=detail)
+            self._out.event(normalize_email(p.actor), "extend", detail=detail)
         return self._view()
 
     async def _on_revoke(self, raw: Any, strict: bool) -> StatusView:
-        p = await self._judged(RevokePayload, raw, "revoke", "actor", strict, self._s.why_not_revoke)
-        if p is not None:
-            s = self._s
-            s.revoke_by = policy.normalize_email(p.actor)
-            s.revoke_reason = p.reason
-            self._out.event(s.revoke_by, "revoke_request", reason=p.reason)
+        s = self._s
+        if (p := await self._judged(RevokePayload, raw, "revoke", strict, s.why_not_revoke, "actor")) is not None:
+            self._out.event(s.revoke(p), "revoke_request", reason=p.reason)
         return self._view()
+
+    async def _judged(
+        self, model: type[P], raw: Any, action: str, strict: bool, why_not: Callable[[P], str | None], actor: str
+    ) -> P | None:
+        """The payload when the message counts; None when it was refused (audited, and raised for an update)."""
+        p = parse(model, raw, action)
+        if isinstance(p, str):
+            who = raw.get(actor) if isinstance(raw, dict) else None
+            self._refusals.refuse(action, str(who)[:320] if who else "unknown", p, strict)
+            return None
+        await workflow.wait_condition(lambda: self._s.decision is not None)
+        why = why_not(p)
+        if why:
+            self._refusals.refuse(action, getattr(p, actor), why, strict)
+            return None
+        return p
 
     @workflow.signal(name="approve")
     async def approve_signal(self, raw: Any = None) -> None:
@@ -535,7 +419,7 @@ class AccessRequestWorkflow:
     # need the recorded policy decision; in the instant before it exists, the handler judges instead.
 
     def _validate(self, model: type[P], raw: Any, action: str, why_not: Callable[[P], str | None]) -> None:
-        p = self._parse(model, raw, action)
+        p = parse(model, raw, action)
         if isinstance(p, str):
             raise ValueError(p)
         why = why_not(p) if self._s.decision is not None else None
@@ -561,10 +445,3 @@ class AccessRequestWorkflow:
     @workflow.query(name="status")
     def status(self) -> StatusView:
         return self._view()
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost message of an activity failure: what actually went wrong."""
-    while isinstance(exc, ActivityError) and exc.cause is not None:
-        exc = exc.cause
-    return str(exc) or type(exc).__name__

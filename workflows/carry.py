@@ -2,14 +2,16 @@
 back by that run before it handles any message. Timers carry over exactly: the approval wait as the time
 waited so far at `carried_at`, the expiry and its reminder as absolute times.
 
-Deterministic, no I/O: plain copies between the workflow's state and `CarriedState`.
+Deterministic, no I/O: plain copies between the workflow's state and `CarriedState`, and the hand-over.
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import TypedSearchAttributes
 
 from workflows.outbox import Outbox
 from workflows.refusals import Refusals
@@ -17,6 +19,39 @@ from workflows.state import RequestState
 
 with workflow.unsafe.imports_passed_through():
     from grantflow.domain.models import CarriedState, WorkflowInput
+    from grantflow.domain.search_attributes import search_attributes_for
+
+# How long a run waits for an in-flight publish before it continues as new anyway, carrying that batch.
+CONTINUE_DRAIN_TIMEOUT = timedelta(minutes=1)
+
+
+async def continue_as_new(s: RequestState, outbox: Outbox, refusals: Refusals) -> None:
+    """Hand the whole state to a fresh run of the same workflow id, once every message handled so far is
+    published: the history starts again near empty, and nothing of the request is lost. Returns (without
+    continuing) when a decision arrived meanwhile, for the caller to act on first."""
+    refusals.flush()
+    # A publish still in flight after the timeout goes with the state and runs again.
+    with contextlib.suppress(TimeoutError):
+        await workflow.wait_condition(
+            lambda: outbox.idle() and workflow.all_handlers_finished(),
+            timeout=CONTINUE_DRAIN_TIMEOUT,
+            timeout_summary="publish before continue-as-new",
+        )
+    if s.decision_pending():
+        return
+    # Carried with the state and published by the new run.
+    outbox.event(
+        "grantflow",
+        "continue_as_new",
+        outcome="info",
+        detail={"run": s.run + 1, "history_length": workflow.info().get_current_history_length()},
+    )
+    view = s.view(workflow.info().workflow_id)
+    carried = carry(s, outbox, refusals, workflow.now())
+    workflow.continue_as_new(
+        WorkflowInput(request_id=s.inp.request_id, spec=s.spec, submitted_at=s.inp.submitted_at, carried=carried),
+        search_attributes=TypedSearchAttributes(search_attributes_for(view)),
+    )
 
 
 def carry(s: RequestState, outbox: Outbox, refusals: Refusals, now: datetime) -> CarriedState:
@@ -61,7 +96,3 @@ def restore(inp: WorkflowInput, c: CarriedState) -> RequestState:
         carried_at=c.carried_at,
         run=c.run,
     )
-
-
-def next_input(inp: WorkflowInput, carried: CarriedState) -> WorkflowInput:
-    return WorkflowInput(request_id=inp.request_id, spec=inp.spec, submitted_at=inp.submitted_at, carried=carried)

@@ -23,7 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.records import RecordActivities
-    from grantflow.domain.models import AuditEvent, StatusView, Transition, TransitionKind
+    from grantflow.domain.models import AuditEvent, CarriedState, StatusView, Transition, TransitionKind
     from grantflow.domain.ops import PublishBatch
 
 PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -37,16 +37,15 @@ class Outbox:
         self,
         request_id: str,
         view: Callable[[], StatusView],
-        *,
-        seq: int = 0,
-        events: list[AuditEvent] | None = None,
-        pending: list[Transition] | None = None,
+        carried: CarriedState | None = None,
     ) -> None:
+        """`view` is the request's current view (for audit events published on their own); `carried` what the
+        previous run had not published yet (workflows/carry.py)."""
         self._request_id = request_id
         self._view = view
-        self.seq = seq
-        self.events: list[AuditEvent] = list(events or [])
-        self.pending: list[Transition] = list(pending or [])
+        self.seq = carried.seq if carried else 0
+        self.events: list[AuditEvent] = list(carried.events) if carried else []
+        self.pending: list[Transition] = list(carried.outbox) if carried else []
         self.inflight: list[Transition] | None = None
         # Local-first publishing; False for histories begun before it (set by the run, see FAST_PUBLISH_PATCH).
         self.local_first = False

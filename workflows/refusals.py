@@ -34,9 +34,10 @@ class AuditTrail(Protocol):
 
 
 class Refusals:
-    def __init__(self, audit: AuditTrail, windows: list[RefusalWindow] | None = None) -> None:
+    def __init__(self, audit: AuditTrail, windows: list[RefusalWindow]) -> None:
+        """`windows` are those a previous run had open (workflows/carry.py)."""
         self._audit = audit
-        self._windows: dict[str, RefusalWindow] = {w.actor: w for w in windows or []}
+        self._windows: dict[str, RefusalWindow] = {w.actor: w for w in windows}
         self._limited: bool | None = None
         self._summarizer: asyncio.Task[None] | None = None
 

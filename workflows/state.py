@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from grantflow.domain import policy
     from grantflow.domain.models import (
         AccessStatus,
@@ -27,6 +30,11 @@ with workflow.unsafe.imports_passed_through():
         StatusView,
         WorkflowInput,
     )
+    from grantflow.domain.ops import ItemOp
+
+EXTEND_FAILED_REASON = "extension failed"
+
+P = TypeVar("P", ApprovePayload, RejectPayload, ExtendPayload, RevokePayload)
 
 
 @dataclass
@@ -111,6 +119,70 @@ class RequestState:
             return f"the request was withdrawn by {self.revoke_by}"
         return None
 
+    # --- what an accepted message changes ----------------------------------------------------------------
+
+    def approve(self, p: ApprovePayload, at: datetime) -> Approval:
+        approver = policy.normalize_email(p.approver)
+        approval = Approval(approver=approver, comment=p.comment or p.reason, at=at, break_glass=p.break_glass)
+        self.approvals.append(approval)
+        return approval
+
+    def reject(self, p: RejectPayload) -> str:
+        self.rejected_by = policy.normalize_email(p.approver)
+        self.reason = f"rejected by {self.rejected_by}" + (f": {p.reason}" if p.reason else "")
+        return self.rejected_by
+
+    def extend(self) -> datetime:
+        """One more extension, applied to the targets by the main loop; returns the expiry it replaces."""
+        assert self.expires_at is not None
+        old = self.expires_at
+        self.expires_at = old + timedelta(seconds=self.d.extension.duration_seconds)
+        self.extensions_used += 1
+        self.extends_pending += 1
+        self.extension_offered = False
+        return old
+
+    def revoke(self, p: RevokePayload) -> str:
+        self.revoke_by = policy.normalize_email(p.actor)
+        self.revoke_reason = p.reason
+        return self.revoke_by
+
+    def keep_expiry(self, undone: int, errors: list[str]) -> None:
+        """The target refused `undone` extensions (every retry): access ends when it says, so the request keeps
+        its old expiry, the extensions are not counted (they can be asked for again) and the reason says why."""
+        ext = self.d.extension
+        assert self.expires_at is not None
+        # Extensions asked for while this round ran stay pending on top of the kept expiry.
+        self.expires_at -= timedelta(seconds=ext.duration_seconds * undone)
+        self.extensions_used = max(0, self.extensions_used - undone)
+        self.extension_offered = self.extensions_used < ext.max_extensions
+        ends = f"{self.expires_at:%Y-%m-%d %H:%M} UTC"
+        self.reason = f"{EXTEND_FAILED_REASON}: {'; '.join(errors)}; access still ends at {ends}"
+
+    # --- what the activities and the audit trail are given ----------------------------------------------
+
+    def item_op(self, item: GrantItem) -> ItemOp:
+        assert self.expires_at is not None
+        spec = self.spec
+        return ItemOp(
+            request_id=self.inp.request_id,
+            requester=spec.requester,
+            grantee=spec.grantee,
+            item=item,
+            expires_at=self.expires_at,
+        )
+
+    def request_detail(self) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "grantee": spec.grantee,
+            "items": [i.model_dump() for i in spec.items],
+            "duration_seconds": spec.duration_seconds,
+            "justification": spec.justification,
+            "bundle": spec.bundle,
+            "source": spec.source,
+        }
+
     # --- what the status query answers ---------------------------------------------------------------
 
     def view(self, workflow_id: str) -> StatusView:
@@ -143,6 +215,16 @@ class RequestState:
             extension_offered=self.extension_offered,
             revoked_by=self.revoke_by,
         )
+
+
+def parse(model: type[P], raw: Any, action: str) -> P | str:
+    """The message's payload, or why it is malformed (signals carry raw JSON: see grantflow/domain/models.py)."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        return f"malformed {action} payload: {where}: {first['msg']}"
 
 
 def summary_line(view: StatusView) -> str:

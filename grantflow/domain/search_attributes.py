@@ -34,6 +34,7 @@ SEARCH_ATTRIBUTES: dict[str, str] = {key.name: _TYPE_NAMES[key.indexed_value_typ
 # The same table as the server's index types (a type's number is the API's IndexedValueType).
 INDEXED_VALUE_TYPES: dict[str, int] = {key.name: int(key.indexed_value_type) for key in KEYS}
 
+
 def search_attributes_for(view: StatusView) -> list[SearchAttributePair[Any]]:
     """The contract's search attributes, current for this view (kept in step at every transition)."""
     pairs: list[SearchAttributePair[Any]] = [
