@@ -11,15 +11,16 @@ import asyncio
 import hashlib
 import secrets
 import string
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from grantflow.domain import policy
 from grantflow.domain.config import ConfigSource, GrantflowConfig
@@ -33,10 +34,14 @@ from grantflow.domain.models import (
     StatusView,
     WorkflowInput,
 )
+from grantflow.domain.search_attributes import initial_search_attributes
 from grantflow.settings import Settings
 from grantflow.storage.store import Store
 from grantflow.storage.vault import SecretVault
-from workflows.access_request import AccessRequestWorkflow, initial_search_attributes, summary_line
+from workflows.access_request import AccessRequestWorkflow, summary_line
+
+# An update of the workflow, by reference: `AccessRequestWorkflow.approve_update` etc.
+Update = UpdateMethodMultiParam[[AccessRequestWorkflow, Any], Coroutine[Any, Any, StatusView]]
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 REQUEST_ID_LENGTH = 10
@@ -290,11 +295,14 @@ class GrantflowClient:
     def _handle(self, request_id: str) -> WorkflowHandle[Any, Any]:
         return self.temporal.get_workflow_handle(workflow_id_for(request_id_from(request_id)))
 
-    async def _update(self, request_id: str, name: str, payload: dict[str, Any], actor: str) -> StatusView:
+    async def _update(
+        self, request_id: str, update: Update, name: str, payload: dict[str, Any], actor: str
+    ) -> StatusView:
         request_id = request_id_from(request_id)
         handle = self._handle(request_id)
         try:
-            return await handle.execute_update(name, payload, result_type=StatusView)
+            # cast: the SDK types an update declared with `name=` as returning its coroutine.
+            return cast(StatusView, await handle.execute_update(update, payload))
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             reason = str(cause.message if isinstance(cause, ApplicationError) else cause or exc)
@@ -313,7 +321,7 @@ class GrantflowClient:
             view = await asyncio.to_thread(self.store.get_request, request_id)
             if view is None:
                 try:
-                    view = await self._handle(request_id).query("status", result_type=StatusView)
+                    view = await self._handle(request_id).query(AccessRequestWorkflow.status)
                 except RPCError:
                     raise NotFound(f"unknown request id {request_id}") from None
             reason = f"request {request_id} is already {view.status.value}"
@@ -327,24 +335,26 @@ class GrantflowClient:
         payload: dict[str, Any] = {"approver": approver, "comment": comment}
         if break_glass:
             payload.update(break_glass=True, reason=reason)
-        return await self._update(request_id, "approve", payload, approver)
+        return await self._update(request_id, AccessRequestWorkflow.approve_update, "approve", payload, approver)
 
     async def reject(self, request_id: str, approver: str, reason: str = "") -> StatusView:
         approver = check_person(approver)
-        return await self._update(request_id, "reject", {"approver": approver, "reason": reason}, approver)
+        payload = {"approver": approver, "reason": reason}
+        return await self._update(request_id, AccessRequestWorkflow.reject_update, "reject", payload, approver)
 
     async def extend(self, request_id: str, actor: str) -> StatusView:
         actor = check_person(actor)
-        return await self._update(request_id, "extend", {"actor": actor}, actor)
+        return await self._update(request_id, AccessRequestWorkflow.extend_update, "extend", {"actor": actor}, actor)
 
     async def revoke(self, request_id: str, actor: str, reason: str = "") -> StatusView:
         actor = check_person(actor)
-        return await self._update(request_id, "revoke", {"actor": actor, "reason": reason}, actor)
+        payload = {"actor": actor, "reason": reason}
+        return await self._update(request_id, AccessRequestWorkflow.revoke_update, "revoke", payload, actor)
 
     async def status(self, request_id: str) -> StatusView:
         request_id = request_id_from(request_id)
         try:
-            return await self._handle(request_id).query("status", result_type=StatusView)
+            return await self._handle(request_id).query(AccessRequestWorkflow.status)
         except RPCError as exc:
             view = await asyncio.to_thread(self.store.get_request, request_id)
             if view is not None:

@@ -9,15 +9,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 
+from grantflow.domain.search_attributes import INDEXED_VALUE_TYPES, SEARCH_ATTRIBUTES
 from grantflow.settings import Settings
 
-SEARCH_ATTRIBUTES = {
-    "AccessStatus": "Keyword",
-    "AccessRequester": "Keyword",
-    "AccessGrantee": "Keyword",
-    "AccessIntegrations": "KeywordList",
-    "AccessExpiresAt": "Datetime",
-}
+__all__ = ["SEARCH_ATTRIBUTES", "TemporalUnavailable", "connect", "data_converter", "register_search_attributes"]
 
 
 def data_converter(encryption_keys: str | None = None) -> DataConverter:
@@ -38,16 +33,11 @@ async def register_search_attributes(client: Client) -> None:
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
     from temporalio.service import RPCError
 
-    kinds = {
-        "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-        "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-    }
     try:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
                 namespace=client.namespace,
-                search_attributes={k: kinds[v] for k, v in SEARCH_ATTRIBUTES.items()},
+                search_attributes={k: IndexedValueType.ValueType(v) for k, v in INDEXED_VALUE_TYPES.items()},
             )
         )
     except RPCError as exc:

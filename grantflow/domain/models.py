@@ -145,13 +145,35 @@ class AuditEvent(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+class TransitionKind(StrEnum):
+    """What happened, as notifiers read it. The values are in recorded histories: never rename one."""
+
+    SUBMITTED = "submitted"
+    APPROVAL = "approval"
+    APPROVAL_REMINDER = "approval_reminder"
+    APPROVAL_TIMEOUT = "approval_timeout"
+    REJECTED = "rejected"
+    GRANTING = "granting"
+    ACTIVE = "active"
+    EXPIRY_REMINDER = "expiry_reminder"
+    EXTENDED = "extended"
+    EXTEND_FAILED = "extend_failed"
+    REVOKING = "revoking"
+    REVOKE_RETRY = "revoke_retry"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    # Audit events only, published on their own (no lifecycle step).
+    AUDIT = "audit"
+
+
 class Transition(BaseModel):
     """What one or more lifecycle steps publish: the current view plus the audit events since last time.
 
-    `kind` tells notifiers what happened (submitted, approved, active, reminder, ...).
+    `kind` tells notifiers what happened (submitted, approval, active, expiry_reminder, ...).
     """
 
-    kind: str
+    kind: TransitionKind
     status: StatusView
     events: list[AuditEvent] = Field(default_factory=list)
 
