@@ -52,6 +52,9 @@ ACTIONS = frozenset(
 )
 
 # --- callback ids: modals ----------------------------------------------------------------------------
+# REJECT_CALLBACK and DETAILS_CALLBACK still share their values with the REJECT and DETAILS action ids
+# (bolt matches actions and view submissions apart, so they never clash): renaming them would change what
+# the reject and details modals look like to Slack, which this layout step leaves as it was.
 REQUEST_CALLBACK = "gf_request"
 BUNDLE_CALLBACK = "gf_bundle"
 FAVORITE_CALLBACK = "gf_favorite"
