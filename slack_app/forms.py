@@ -10,13 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-REQUEST_CALLBACK = "gf_request"
-BUNDLE_CALLBACK = "gf_bundle"
-FAVORITE_CALLBACK = "gf_favorite"
-REJECT_CALLBACK = "gf_reject"
-ASSIST_CALLBACK = "gf_assist"
-ASSIST_RESULTS_CALLBACK = "gf_assist_results"
-ASSIST_TEXT = "assist_text"
+from grantflow.domain import policy
+from slack_app import ids
 
 
 @dataclass
@@ -95,6 +90,49 @@ def block_id_of(view: dict[str, Any], name: str) -> str:
         if bid.split("|", 1)[0] == name:
             return bid
     return name
+
+
+def has_field(view: dict[str, Any], name: str) -> bool:
+    return any(str(b.get("block_id") or "").split("|", 1)[0] == name for b in view.get("blocks") or [])
+
+
+def refusal_block(view: dict[str, Any], message: str, fallback: str) -> str:
+    """The block id a refusal of the form is about, read from its sentence (else `fallback`'s block)."""
+    lower = message.lower()
+    name = fallback
+    has_on_behalf = has_field(view, "on_behalf")
+    if (policy.GRANTEE_REFUSAL in message or "not an email address" in lower) and has_on_behalf:
+        name = "on_behalf"
+    elif "duration" in lower:
+        name = "duration"
+    elif "justification" in lower:
+        name = "justification"
+    elif "email" in lower and has_on_behalf:
+        name = "on_behalf"
+    elif "permission" in lower and block_id_of(view, "permission") != "permission":
+        name = "permission"
+    return block_id_of(view, name)
+
+
+def missing_choices(view: dict[str, Any], form: RequestForm) -> dict[str, str]:
+    """{block id: "Choose ..."} for every choice of the request form left empty (only blocks on show, else
+    the first message on the integration block); empty when the form is complete."""
+    missing = {
+        name: f"Choose {label}"
+        for name, label, value in (
+            ("integration", "an integration", form.integration),
+            ("resource_type", "a resource type", form.resource_type),
+            ("resources", "at least one resource", form.resources),
+            ("permission", "a permission", form.permission),
+        )
+        if not value
+    }
+    if not missing:
+        return {}
+    present = {
+        block_id_of(view, n): m for n, m in missing.items() if block_id_of(view, n) != n or n == "integration"
+    }
+    return present or {block_id_of(view, "integration"): next(iter(missing.values()))}
 
 
 def read_request_form(view: dict[str, Any]) -> RequestForm:
@@ -177,4 +215,10 @@ class AssistPick:
 
 
 def read_assist_text(view: dict[str, Any]) -> str:
-    return str(_get(state_fields(view), ASSIST_TEXT) or "").strip()
+    return str(_get(state_fields(view), ids.ASSIST_TEXT) or "").strip()
+
+
+def read_reason(view: dict[str, Any]) -> str:
+    """The reason typed into the reject modal."""
+    values = (view.get("state") or {}).get("values", {})
+    return str(((values.get("reason") or {}).get("reason") or {}).get("value") or "")

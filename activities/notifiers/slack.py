@@ -1,9 +1,10 @@
 """Slack notifications: one message per person (or one in the flow's approval channel), edited in place.
 
-Every transition re-renders the request's messages from the latest status, so a decision made anywhere
-(Slack, the CLI, a `temporal workflow signal`) shows on every approver's copy. Message references live
-in the database: a retried batch edits what it already posted instead of posting again. Thread replies
-tell people what happened, because an edited message notifies nobody.
+This module only sends: what each message says is built by `slack_app.views` (request messages, thread
+notes, announcements, the Home tab). Every transition re-renders the request's messages from the latest
+status, so a decision made anywhere (Slack, the CLI, a `temporal workflow signal`) shows on every approver's
+copy. Message references live in the database: a retried batch edits what it already posted instead of
+posting again. Thread replies tell people what happened, because an edited message notifies nobody.
 """
 
 from __future__ import annotations
@@ -171,9 +172,7 @@ class SlackNotifier:
         for event in t.events:
             if event.action != "approve" or event.outcome != "ok" or not event.detail.get("break_glass"):
                 continue
-            text = views.esc(
-                f":rotating_light: Break-glass approval by {event.actor}: {event.reason or 'no reason given'}"
-            )
+            text = views.break_glass_note(event.actor, event.reason)
             for parent_key, parent in list(refs.items()):
                 key = f"note:{event.key}:{parent_key}"
                 if not parent_key.startswith(("approver:", "channel:")) or key in refs:
@@ -217,11 +216,9 @@ class SlackNotifier:
         if not channel:
             log.warning("announce: no admin_channel in the config", message=text)
             return
-        body = views.clip(text, views.MAX_MESSAGE_TEXT)
+        body, blocks = views.announcement(text)
         try:
-            await self.web.chat_postMessage(
-                channel=channel, text=body, blocks=[views.section(views.esc(body))], unfurl_links=False
-            )
+            await self.web.chat_postMessage(channel=channel, text=body, blocks=blocks, unfurl_links=False)
         except SlackApiError as exc:
             log.warning("announce failed", channel=channel, error=exc.response.get("error"), message=text)
 

@@ -26,7 +26,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from grantflow.client import Submitted
 from grantflow.domain.models import AccessStatus
-from slack_app import forms, views
+from slack_app import ids
 from slack_app.server import EVENTS_PATH
 from tests.chaos.conftest import eventually
 from tests.conftest import DevServer
@@ -172,12 +172,12 @@ async def test_slack_outage_delays_notifications_but_loses_and_repeats_none(flak
 
 # --- 2. random payloads at the endpoint --------------------------------------------------------------------
 
-ACTION_IDS = [views.APPROVE, views.REJECT, views.REVOKE, views.EXTEND, views.DETAILS, views.AGAIN, views.MORE,
-              views.FAV_ADD, views.FAV_USE, views.FAV_REMOVE, views.NEW_REQUEST, views.NEW_BUNDLE,
-              views.ASSIST_OPEN, views.ASSIST_PICK, views.PICK_INTEGRATION, views.PICK_TYPE, views.PICK_BUNDLE,
-              views.PICK_RESOURCES, "unknown_button"]
-CALLBACKS = [forms.REQUEST_CALLBACK, forms.BUNDLE_CALLBACK, forms.FAVORITE_CALLBACK, forms.REJECT_CALLBACK,
-             forms.ASSIST_CALLBACK, forms.ASSIST_RESULTS_CALLBACK, "unknown_modal"]
+ACTION_IDS = [ids.APPROVE, ids.REJECT, ids.REVOKE, ids.EXTEND, ids.DETAILS, ids.AGAIN, ids.MORE,
+              ids.FAV_ADD, ids.FAV_USE, ids.FAV_REMOVE, ids.NEW_REQUEST, ids.NEW_BUNDLE,
+              ids.ASSIST_OPEN, ids.ASSIST_PICK, ids.PICK_INTEGRATION, ids.PICK_TYPE, ids.PICK_BUNDLE,
+              ids.PICK_RESOURCES, "unknown_button"]
+CALLBACKS = [ids.REQUEST_CALLBACK, ids.BUNDLE_CALLBACK, ids.FAVORITE_CALLBACK, ids.REJECT_CALLBACK,
+             ids.ASSIST_CALLBACK, ids.ASSIST_RESULTS_CALLBACK, "unknown_modal"]
 SUBCOMMANDS = ["", "help", "request", "bundle", "favorites", "my requests", "assist", "assist read the orders db",
                "nonsense"]
 
@@ -244,7 +244,7 @@ def payload_kinds(response_url: str) -> dict[str, st.SearchStrategy[dict[str, An
         "view_submission": interactive(st.just("view_submission"), response_url, {"view": view_shapes}),
         "view_closed": interactive(st.just("view_closed"), response_url, {"view": view_shapes}),
         "block_suggestion": interactive(st.just("block_suggestion"), response_url,
-                                        {"action_id": st.sampled_from([views.PICK_RESOURCES, "other"])},
+                                        {"action_id": st.sampled_from([ids.PICK_RESOURCES, "other"])},
                                         view=view_shapes, block_id=st.text(max_size=30), value=st.text(max_size=60)),
         "shortcut": interactive(st.sampled_from(["shortcut", "message_action"]), response_url,
                                 {"callback_id": st.text(max_size=20)}, message=junk),

@@ -239,3 +239,21 @@ async def test_break_glass_approval_is_announced_to_the_approvers(stack: Stack) 
     mark = s.mark()
     await notifier.notify(batch)  # a retried batch announces nothing twice
     assert not [c for c in thread_posts(stack, mark) if "Break-glass" in c.text()]
+
+
+async def test_retried_notify_posts_nothing_twice(stack: Stack) -> None:
+    s = stack.slack
+    mark = s.mark()
+    rid, _ = await stack.request_via_modal("UALICE", "folder", ["alpha"], "retry check")
+    await stack.posted_to("UCAROL", rid, since=mark)
+    v = await stack.client.status(rid)
+    events = [e for e in await stack.client.audit(request_id=rid)]
+    batch = [
+        Transition(kind="submitted", status=v, events=events[:1]),
+        Transition(kind="failed", status=v, events=events),
+    ]
+    await stack.notifier.notify(batch)
+    before = len(s.of("chat.postMessage"))
+    await stack.notifier.notify(batch)
+    assert len(s.of("chat.postMessage")) == before, "the same batch again only edits"
+    await stack.client.revoke(rid, "alice@example.com")

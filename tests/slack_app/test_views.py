@@ -19,6 +19,7 @@ from grantflow.domain.config import parse_config
 from grantflow.domain.models import AccessStatus, Approval, GrantItem, RequestSpec, StatusView
 from slack_app import catalog, views
 from slack_app.forms import AssistPick, BundleForm, RequestForm, read_request_form
+from slack_app.ids import ASSIST_OPEN
 from tests.slack_app.conftest import CONFIG, filled
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -257,6 +258,6 @@ def test_assist_surfaces_carry_the_choice_and_the_sentence() -> None:
     for forged in ("", "[]", "{}", '{"i": "files"}', '{"b": 3}', '{"b": "pair", "d": "1h"}', "{not json"):
         assert AssistPick.parse(forged) is None, forged
     assert AssistPick.parse('{"b": "pair"}') == AssistPick(bundle="pair")
-    assert views.ASSIST_OPEN in [
+    assert ASSIST_OPEN in [
         e["action_id"] for e in views.home_view("a@example.com", [], [], [], [])["blocks"][1]["elements"]
     ]
