@@ -96,7 +96,7 @@ def test_environment_matches_settings_and_config(compose: dict[str, Any]) -> Non
     aliases = {str(f.validation_alias) for f in Settings.model_fields.values() if isinstance(f.validation_alias, str)}
     aliases |= {c for f in Settings.model_fields.values() if f.validation_alias is not None
                 and not isinstance(f.validation_alias, str) for c in f.validation_alias.choices}  # type: ignore[union-attr]
-    sources = "".join(p.read_text() for p in (ROOT / "grantflow").glob("*.py"))
+    sources = "".join(p.read_text() for p in sorted((ROOT / "grantflow").rglob("*.py")))
     worker = services(compose)["worker"]
     mount = next(v for v in worker["volumes"] if v.endswith(":/etc/grantflow:ro"))
     config_file = ROOT / mount.split(":")[0].removeprefix("./") / Path(env(worker)["GRANTFLOW_CONFIG"]).name
