@@ -4,11 +4,15 @@
     python -m tests.workflows.record_histories --ref 55ba3ad --out tests/workflows/histories/pre-v0.1.0-55ba3ad
     python -m tests.workflows.record_histories --only rejected break_glass
 
-`make histories` runs the first form. A release's histories must come from that release's workflow code:
-when the tag v<version> exists, the code is taken from the tag (git archive into a temporary directory,
-put first on sys.path before anything imports it), so re-recording a released corpus from a changed
-tree cannot silently replace it with new behaviour; `--ref` does the same for any commit. Histories are
-recorded with the committed test encryption key, as a production worker would write them.
+`make histories` runs the first form. Scenarios marked `server="dev"` (continue-as-new, which the
+time-skipping server never suggests) are recorded after the others on a real dev server, one history per
+run (tests/workflows/record_dev_histories.py); `--no-dev` leaves them out.
+
+A release's histories must come from that release's workflow code: when the tag v<version> exists, the code is
+taken from the tag (git archive into a temporary directory, put first on sys.path before anything imports
+it), so re-recording a released corpus from a changed tree cannot silently replace it with new behaviour;
+`--ref` does the same for any commit. Histories are recorded with the committed test encryption key, as a
+production worker would write them.
 """
 
 from __future__ import annotations
@@ -115,6 +119,8 @@ async def record(names: list[str], out: Path, version: str) -> list[str]:
     failed: list[str] = []
     for name in names or sorted(SCENARIOS):
         sc = SCENARIOS[name]
+        if sc.server == "dev":
+            continue  # record_dev_histories
         if version_tuple(sc.since) > version_tuple(version):
             print(f"skip {name}: since {sc.since}")
             continue
@@ -161,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, help="directory (default: histories/v<version>)")
     parser.add_argument("--version", help="release the recorded code is (decides which scenarios apply)")
+    parser.add_argument("--no-dev", action="store_true", help="leave out the dev-server scenarios")
     args = parser.parse_args(argv)
     # Activities that fail on purpose (broken targets) log a traceback per attempt; the outcome is what counts.
     logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
@@ -176,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"recording with the code and scenarios of {ref} into {out}")
             cmd = [sys.executable, "-m", "tests.workflows.record_histories", "--out", str(out)]
             cmd += ["--version", version] + (["--only", *args.only] if args.only else [])
+            cmd += ["--no-dev"] if args.no_dev else []
             return subprocess.run(cmd, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}).returncode
         if ref and not has_layout_of_this_tree(ref):
             # This tree's harness imports modules such a ref does not have (v0.1.0 predates the regrouping
@@ -192,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"recording with this tree's workflow code into {out}")
         failed = asyncio.run(record(args.only, out, version))
+        if not args.no_dev:
+            from tests.workflows.record_dev_histories import record_dev
+
+            failed += asyncio.run(record_dev(args.only, out, version))
     if failed:
         print(f"failed: {' '.join(failed)}", file=sys.stderr)
         return 1

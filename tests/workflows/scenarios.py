@@ -12,6 +12,11 @@ function:
 
 A scenario only uses what the harness offered at the release it records (`since`), so that older
 releases can be re-recorded with their own code (`make histories REF=v0.1.0`).
+
+Paths the time-skipping server cannot reach (it never suggests continue-as-new) are `server="dev"`
+scenarios: tests/workflows/record_dev_histories.py drives them on a real dev server started with a low
+`limit.historyCount.suggestContinueAsNew`, with short durations (DEV_FLOW), and stores every run of the
+workflow as its own history, `<name>.run<N>.json`.
 """
 
 from __future__ import annotations
@@ -35,18 +40,26 @@ class Scenario:
     run: ScenarioFn
     env: dict[str, str] = field(default_factory=dict)
     since: str = "0.0.0"  # first release whose workflow has this path
+    server: str = "time-skipping"  # or "dev": recorded run by run on a dev server (record_dev_histories)
 
 
 SCENARIOS: dict[str, Scenario] = {}
 
 
 def scenario(
-    name: str, description: str, *, env: dict[str, str] | None = None, since: str = "0.0.0"
+    name: str,
+    description: str,
+    *,
+    env: dict[str, str] | None = None,
+    since: str = "0.0.0",
+    server: str = "time-skipping",
 ) -> Callable[[ScenarioFn], ScenarioFn]:
     def register(fn: ScenarioFn) -> ScenarioFn:
         if name in SCENARIOS:
             raise ValueError(f"scenario {name} registered twice")
-        SCENARIOS[name] = Scenario(name, description, fn, env or {}, since)
+        if "." in name:
+            raise ValueError(f"scenario {name}: no dots (a dev scenario's runs are <name>.run<N>)")
+        SCENARIOS[name] = Scenario(name, description, fn, env or {}, since, server)
         return fn
 
     return register
@@ -105,6 +118,38 @@ async def audited(h: Harness, rid: str, action: str, outcome: str, count: int = 
     while sum(1 for e in h.store.audit(request_id=rid) if e.action == action and e.outcome == outcome) < count:
         if loop.time() > deadline:
             raise AssertionError(f"{rid}: fewer than {count} {action}/{outcome} audit events")
+        await asyncio.sleep(0.05)
+
+
+async def audited_any(h: Harness, rid: str, wanted: set[tuple[str, str]], timeout: float = 20) -> None:
+    """Wait until the audit trail holds an event of one of the action/outcome pairs (releases differ)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not any((e.action, e.outcome) in wanted for e in h.store.audit(request_id=rid)):
+        if loop.time() > deadline:
+            raise AssertionError(f"{rid}: no audit event of {sorted(wanted)}")
+        await asyncio.sleep(0.05)
+
+
+async def handled(h: Harness, rid: str, timeout: float = 20) -> None:
+    """Wait until a workflow task completed after the last signal in history: every signal sent so far was
+    handled (refusals leave no visible trace when they are only counted)."""
+    from temporalio.api.enums.v1 import EventType
+
+    handle = h.env.client.get_workflow_handle(f"access-request-{rid}")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        last_signal = last_completed = 0
+        async for e in handle.fetch_history_events():
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+                last_signal = e.event_id
+            elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                last_completed = e.event_id
+        if last_completed > last_signal:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"{rid}: the signal of event {last_signal} was never handled")
         await asyncio.sleep(0.05)
 
 
@@ -215,7 +260,8 @@ async def extension_near_expiry(h: Harness) -> str:
 
 @scenario(
     "extension_refused_by_target",
-    "extended after the reminder but the target's extend fails every retry: extend_target failed, then expired",
+    "extended after the reminder but the target's extend fails every retry (v0.1.0: extend_target failed, the "
+    "extension counted; from v0.2.0: extend_failed, the old expiry kept and told); then expired",
 )
 async def extension_refused_by_target(h: Harness) -> str:
     rid = await submit(h, spec(h))
@@ -225,7 +271,7 @@ async def extension_refused_by_target(h: Harness) -> str:
     # The script's extend rewrites the grant's file; without its folder, it fails (exit 1).
     shutil.rmtree(h.state_dir / "files" / "alpha")
     await signal(h, rid, "extend", {"actor": "alice@example.com"})
-    await audited(h, rid, "extend_target", "failed", timeout=90)
+    await audited_any(h, rid, {("extend_target", "failed"), ("extend_failed", "failed")}, timeout=90)
     await settle(h, rid, {"EXPIRED"}, max_skip=3 * 3600)
     return rid
 
@@ -298,7 +344,7 @@ async def refused_and_malformed_messages(h: Harness) -> str:
     await signal(h, rid, "approve", None)  # no payload
     await signal(h, rid, "reject", {"approver": 5})  # wrong type
     await signal(h, rid, "extend", {"actor": "alice@example.com"})  # wrong state
-    await audited(h, rid, "extend", "refused")
+    await handled(h, rid)  # from v0.2.0, alice's second refusal within the minute is only counted
     await approve_and_activate(h, rid)
     await signal(h, rid, "approve", {"approver": "carol@example.com"})  # already decided
     await signal(h, rid, "revoke", {"actor": "mallory@example.com"})  # may not revoke
@@ -306,7 +352,7 @@ async def refused_and_malformed_messages(h: Harness) -> str:
     await signal(h, rid, "extend", {"actor": "alice@example.com"})
     await signal(h, rid, "extend", {"actor": "alice@example.com"})
     await signal(h, rid, "extend", {"actor": "alice@example.com"})  # over max_extensions: 2
-    await audited(h, rid, "extend", "refused", count=3)
+    await handled(h, rid)
     await until(h, rid, lambda v: v["extensions_used"] == 2, "extended twice")
     await signal(h, rid, "revoke", {"actor": "alice@example.com", "reason": "done"})
     await signal(h, rid, "revoke", {"actor": "alice@example.com"})  # already being revoked
@@ -396,4 +442,134 @@ async def extended_as_it_expires(h: Harness) -> str:
         await until(h, rid, lambda v: v["extensions_used"] == 1, "extended")
         await settle(h, rid, {"EXPIRED"}, max_skip=3 * 3600)
         await h.env.client.get_workflow_handle(f"access-request-{rid}").result()
+    return rid
+
+
+# --- v0.2.0: refusals counted once a minute, failed extensions told (time-skipping server) ---------------
+
+
+async def refusal_summaries(h: Harness, rid: str, count: int, timeout: float = 20) -> None:
+    """Wait until the audit trail holds `count` refusal summaries (events that carry `suppressed`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while sum(1 for e in h.store.audit(request_id=rid) if "suppressed" in e.detail) < count:
+        if loop.time() > deadline:
+            raise AssertionError(f"{rid}: fewer than {count} refusal summaries")
+        await asyncio.sleep(0.05)
+
+
+@scenario(
+    "refusal_flood_counted_once_a_minute",
+    "while pending, 40 refused signals from 4 actors (stranger, requester, wrong state, malformed): the first of "
+    "each audited, the rest counted; a minute later the summary timer writes one summary per actor; approved, "
+    "revoked",
+    since="0.2.0",
+)
+async def refusal_flood_counted_once_a_minute(h: Harness) -> str:
+    rid = await submit(h, spec(h))
+    handle = h.env.client.get_workflow_handle(f"access-request-{rid}")
+    flood: list[tuple[str, object]] = [
+        ("approve", {"approver": "mallory@example.com"}),  # not an approver
+        ("approve", {"approver": "alice@example.com"}),  # the requester
+        ("extend", {"actor": "dan@example.com"}),  # wrong state
+        ("approve", {"who": "bob"}),  # malformed (actor unknown)
+    ]
+    for _ in range(10):
+        for name, payload in flood:
+            await handle.signal(name, payload)
+    await audited(h, rid, "approve", "refused", count=3)
+    await h.env.sleep(61)  # the summary timer of the oldest window fires
+    await refusal_summaries(h, rid, 4)
+    await approve_and_activate(h, rid)
+    await h.client.revoke(rid, "alice@example.com", "done")
+    await settle(h, rid, {"REVOKED"})
+    return rid
+
+
+@scenario(
+    "extension_failed_then_extended",
+    "the target refuses an extension every retry: extend_failed, the old expiry kept and the extension not "
+    "counted; the target is back, a second extension (update) works; reminded again, expired an hour later",
+    since="0.2.0",
+)
+async def extension_failed_then_extended(h: Harness) -> str:
+    rid = await submit(h, spec(h))
+    await approve_and_activate(h, rid)
+    await h.env.sleep(46 * 60)
+    await until(h, rid, lambda v: v["extension_offered"], "offered an extension")
+    blocker = h.state_dir / "extend-blocked"  # the script's extend exits 1 while it exists
+    blocker.write_text("no")
+    await signal(h, rid, "extend", {"actor": "alice@example.com"})
+    handle = h.env.client.get_workflow_handle(f"access-request-{rid}")
+    for _ in range(60):  # the extend activity's retries back off: skip a few seconds at a time
+        if (await handle.query("status"))["status_reason"].startswith("extension failed"):
+            break
+        await h.env.sleep(5)
+    await audited(h, rid, "extend_failed", "failed")
+    blocker.unlink()
+    await h.client.extend(rid, "alice@example.com")
+    await until(h, rid, lambda v: v["extensions_used"] == 1 and not v["status_reason"], "extended")
+    await audited(h, rid, "extend", "ok")
+    await settle(h, rid, {"EXPIRED"}, max_skip=3 * 3600)
+    return rid
+
+
+# --- v0.2.0: continue-as-new (dev server, record_dev_histories) -----------------------------------------
+
+# Each refused for its own reason: not an approver, own request, may not extend, malformed, may not revoke.
+REFUSED_SIGNALS: list[tuple[str, object]] = [
+    ("approve", {"approver": "mallory@example.com"}),
+    ("approve", {"approver": "alice@example.com"}),
+    ("extend", {"actor": "dan@example.com"}),
+    ("approve", {"who": "bob"}),
+    ("revoke", {"actor": "mallory@example.com"}),
+]
+
+
+async def refuse_until_continued(h: Harness, rid: str, limit: int = 200) -> int:
+    """Send refused signals one at a time until the workflow continues as new (a new run); how many it took."""
+    handle = h.env.client.get_workflow_handle(f"access-request-{rid}")
+    first = (await handle.describe()).run_id
+    for sent in range(limit):
+        name, payload = REFUSED_SIGNALS[sent % len(REFUSED_SIGNALS)]
+        await handle.signal(name, payload)
+        await asyncio.sleep(0.1)
+        if (await handle.describe()).run_id != first:
+            return sent + 1
+    raise AssertionError(f"{rid}: no continue-as-new after {limit} refused signals")
+
+
+@scenario(
+    "continue_as_new_while_pending",
+    "refused signals while pending until the server suggests continue-as-new: the request continues as new "
+    "with its carried state, still pending; approved in the new run, ACTIVE 20s, reminded, expired",
+    since="0.2.0",
+    server="dev",
+)
+async def continue_as_new_while_pending(h: Harness) -> str:
+    rid = await submit(h, spec(h, duration="20s"))
+    await refuse_until_continued(h, rid)
+    await settle(h, rid, {"PENDING_APPROVAL"})
+    await approve_and_activate(h, rid)
+    await settle(h, rid, {"EXPIRED"}, timeout=60)
+    return rid
+
+
+@scenario(
+    "continue_as_new_while_active",
+    "approved, ACTIVE 60s; refused signals until the server suggests continue-as-new: it continues as new "
+    "while ACTIVE (same expiry); extended by update in the new run, then revoked by the requester",
+    since="0.2.0",
+    server="dev",
+)
+async def continue_as_new_while_active(h: Harness) -> str:
+    rid = await submit(h, spec(h, duration="60s"))
+    await approve_and_activate(h, rid)
+    await refuse_until_continued(h, rid)
+    await settle(h, rid, {"ACTIVE"})
+    await h.client.extend(rid, "alice@example.com")
+    await until(h, rid, lambda v: v["extensions_used"] == 1, "extended")
+    await audited(h, rid, "extend", "ok")
+    await h.client.revoke(rid, "alice@example.com", "done")
+    await settle(h, rid, {"REVOKED"})
     return rid

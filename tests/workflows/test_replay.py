@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -65,11 +66,51 @@ def test_every_supported_release_has_described_histories() -> None:
 
 
 def test_current_release_covers_every_scenario() -> None:
-    """A scenario added to tests/workflows/scenarios.py is recorded (`make histories`) with its release."""
+    """A scenario added to tests/workflows/scenarios.py is recorded (`make histories`) with its release; a
+    dev-server scenario as every run of its chain, `<name>.run1.json` .. `<name>.run<N>.json` with N >= 2."""
     newest = supported_releases()[-1]
     recorded = {h.name for h in CORPUS if h.release == newest}
-    later = {n for n, s in SCENARIOS.items() if version_tuple(s.since) > version_tuple(newest)}
-    assert set(SCENARIOS) - recorded - later == set(), f"not recorded in {newest}: run `make histories`"
+    missing: list[str] = []
+    for name, sc in SCENARIOS.items():
+        if version_tuple(sc.since) > version_tuple(newest):
+            continue
+        if sc.server == "dev":
+            runs = sorted(int(m.group(1)) for r in recorded if (m := re.fullmatch(rf"{re.escape(name)}\.run(\d+)", r)))
+            if len(runs) < 2 or runs != list(range(1, len(runs) + 1)):
+                missing.append(f"{name}.run1..runN (got runs {runs})")
+        elif name not in recorded:
+            missing.append(name)
+    assert missing == [], f"not recorded in {newest}: run `make histories`"
+
+
+def continued_runs(release: str) -> tuple[list[RecordedHistory], list[RecordedHistory]]:
+    """The release's histories that end in ContinueAsNew, and those that start from a carried state."""
+    ending: list[RecordedHistory] = []
+    resuming: list[RecordedHistory] = []
+    for recorded in (h for h in CORPUS if h.release == release):
+        events = WorkflowHistory.from_json(recorded.name, recorded.path.read_text()).events
+        if events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            ending.append(recorded)
+        if events[0].workflow_execution_started_event_attributes.continued_execution_run_id:
+            resuming.append(recorded)
+    return ending, resuming
+
+
+async def test_each_run_of_a_continued_workflow_replays_on_its_own() -> None:
+    """The newest release has runs that end in ContinueAsNew and runs that start from the carried state (both
+    recorded on the dev server, record_dev_histories); each replays alone, and the check can fail for them."""
+    newest = supported_releases()[-1]
+    if not any(s.server == "dev" and version_tuple(s.since) <= version_tuple(newest) for s in SCENARIOS.values()):
+        pytest.skip(f"{newest} predates continue-as-new")
+    ending, resuming = continued_runs(newest)
+    assert ending, f"{newest}: no history ends in ContinueAsNew"
+    assert resuming, f"{newest}: no history starts from a continued-as-new input"
+    current = replayer(ALL_WORKFLOWS)
+    mutated = replayer([SleepFirstAccessRequestWorkflow, *(w for w in ALL_WORKFLOWS if w is not AccessRequestWorkflow)])
+    for recorded in ending + resuming:
+        assert await replay_failure(current, recorded) is None, recorded.label
+        failure = await replay_failure(mutated, recorded)
+        assert failure is not None and "nondetermin" in failure.lower(), recorded.label
 
 
 @pytest.mark.parametrize("recorded", CORPUS, ids=[h.label.removesuffix(".json") for h in CORPUS])
