@@ -22,6 +22,7 @@ from activities.integrations.base import IntegrationError
 from activities.integrations.postgresql import PostgresIntegrationDriver, role_name
 from activities.notifiers.base import Notifier
 from grantflow.domain.config import ConfigSource
+from grantflow.domain.ids import request_id_in_name, workflow_id_for
 from grantflow.domain.models import AuditEvent, StatusView
 from grantflow.domain.reconcile import (
     HOLDING_STATUSES,
@@ -31,14 +32,11 @@ from grantflow.domain.reconcile import (
     ReconcileReport,
     RemoveOp,
     RequestFacts,
-    request_id_candidate,
 )
 from grantflow.storage.store import Store, utcnow
 
 log = structlog.get_logger("grantflow.domain.reconcile")
 
-REQUEST_ID_LENGTH = 10
-WORKFLOW_ID_PREFIX = "access-request-"
 
 
 class Announcer(Protocol):
@@ -67,7 +65,7 @@ class ReconcileActivities:
 
     @staticmethod
     async def _workflow_state(request_id: str) -> tuple[str, bool]:
-        handle = activity.client().get_workflow_handle(WORKFLOW_ID_PREFIX + request_id)
+        handle = activity.client().get_workflow_handle(workflow_id_for(request_id))
         try:
             desc = await handle.describe()
         except RPCError as exc:
@@ -95,7 +93,7 @@ class ReconcileActivities:
                 continue
             inv.listed.append(integ.id)
             inv.held += [
-                HeldGrant(integration=integ.id, handle=r, request_id=request_id_candidate(r, REQUEST_ID_LENGTH))
+                HeldGrant(integration=integ.id, handle=r, request_id=request_id_in_name(r))
                 for r in roles
             ]
         views = await asyncio.to_thread(self._views, {h.request_id for h in inv.held if h.request_id})

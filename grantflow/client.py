@@ -8,9 +8,7 @@ and the audit trail from the store. Front doors never talk to Temporal or integr
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
-import string
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,14 +20,13 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from grantflow.domain import policy
+from grantflow import requests
 from grantflow.domain.config import ConfigSource, GrantflowConfig
-from grantflow.domain.durations import DurationError, format_duration, parse_duration
-from grantflow.domain.emails import BadEmail, check_email
+from grantflow.domain.durations import format_duration
+from grantflow.domain.ids import REQUEST_ID_LENGTH, new_request_id, request_id_from, workflow_id_for
 from grantflow.domain.models import (
     AccessStatus,
     AuditEvent,
-    GrantItem,
     RequestSpec,
     StatusView,
     WorkflowInput,
@@ -43,12 +40,28 @@ from workflows.access_request import AccessRequestWorkflow, summary_line
 # An update of the workflow, by reference: `AccessRequestWorkflow.approve_update` etc.
 Update = UpdateMethodMultiParam[[AccessRequestWorkflow, Any], Coroutine[Any, Any, StatusView]]
 
-_ID_ALPHABET = string.ascii_lowercase + string.digits
-REQUEST_ID_LENGTH = 10
+__all__ = [
+    "REQUEST_ID_LENGTH",
+    "BadRequest",
+    "GrantflowClient",
+    "GrantflowError",
+    "NotFound",
+    "Refused",
+    "Submitted",
+    "check_person",
+    "new_request_id",
+    "request_id_from",
+    "workflow_id_for",
+]
 
 
 class GrantflowError(Exception):
-    """An error meant for the person at the front door (one line, no stack trace)."""
+    """An error meant for the person at the front door (one line, no stack trace). `field` names the
+    request field it is about, when it is about one (see grantflow.requests.Field)."""
+
+    def __init__(self, message: str, field: requests.Field | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class BadRequest(GrantflowError):
@@ -63,31 +76,12 @@ class Refused(GrantflowError):
     pass
 
 
-def new_request_id(idempotency_key: str | None = None, requester: str = "") -> str:
-    """Short, unique, URL- and role-name-safe. Derived from the idempotency key when there is one, so a
-    duplicate submission lands on the same workflow id."""
-    if idempotency_key:
-        digest = hashlib.sha256(f"{requester}\0{idempotency_key}".encode()).digest()
-        return "".join(_ID_ALPHABET[b % len(_ID_ALPHABET)] for b in digest[:REQUEST_ID_LENGTH])
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(REQUEST_ID_LENGTH))
-
-
 def check_person(email: str | None) -> str:
     """A person's email as typed at a front door, checked by the one email rule (BadRequest when it fails)."""
     try:
-        return check_email(email or "")
-    except BadEmail as exc:
+        return requests.check_person(email, "requester")
+    except requests.SpecError as exc:
         raise BadRequest(str(exc)) from None
-
-
-def workflow_id_for(request_id: str) -> str:
-    return f"access-request-{request_id}"
-
-
-def request_id_from(ref: str) -> str:
-    """Accept a request id or a workflow id."""
-    ref = ref.strip()
-    return ref.removeprefix("access-request-")
 
 
 @dataclass(frozen=True)
@@ -159,79 +153,42 @@ class GrantflowClient:
         justification: str = "",
         source: str = "cli",
     ) -> RequestSpec:
-        """Turn front-door fields into a spec the policy allows, or raise BadRequest/Refused with why."""
-        cfg = self.config
-        requester = check_person(requester)
-        grantee = check_person(grantee) if grantee is not None else requester
-        if len(justification) > 3000:
-            raise BadRequest("the justification is longer than 3000 characters")
-        items: list[GrantItem]
-        if bundle:
-            try:
-                items = policy.bundle_items(cfg, bundle, resources)
-            except policy.PolicyError as exc:
-                raise BadRequest(str(exc)) from None
-        else:
-            missing = [
-                n
-                for n, v in (
-                    ("--integration", integration),
-                    ("--resource-type", resource_type),
-                    ("--permission", permission),
-                )
-                if not v
-            ]
-            if missing or not resources:
-                missing += [] if resources else ["--resource"]
-                raise BadRequest(f"missing {', '.join(missing)} (or use --bundle)")
-            assert integration and resource_type and permission
-            items = [
-                GrantItem(integration=integration, resource_type=resource_type, resource=r, permission=permission)
-                for r in dict.fromkeys(resources)
-            ]
-            for item in items:
-                problem = policy.item_problem(cfg, item)
-                if problem:
-                    raise BadRequest(problem)
-        seconds = self._duration(cfg, requester, grantee, items, bundle, duration)
-        spec = RequestSpec(
-            requester=requester,
-            grantee=grantee,
-            items=items,
-            bundle=bundle,
-            duration_seconds=seconds,
-            justification=justification.strip(),
-            source=source,
-        )
-        decision = policy.decide(cfg, spec)
-        if not decision.allowed:
-            raise Refused(decision.reason)
-        return spec
+        """Turn front-door fields into a spec the policy allows, or raise BadRequest/Refused with why (and
+        the field it is about). Pure: nothing is recorded; `check_request` also audits refusals."""
+        try:
+            return requests.build_spec(
+                self.config,
+                requester=requester,
+                grantee=grantee,
+                integration=integration,
+                resource_type=resource_type,
+                resources=resources,
+                permission=permission,
+                bundle=bundle,
+                duration=duration,
+                justification=justification,
+                source=source,
+            )
+        except requests.PolicyRefusal as exc:
+            raise Refused(str(exc), exc.field) from None
+        except requests.SpecError as exc:
+            raise BadRequest(str(exc), exc.field) from None
 
-    @staticmethod
-    def _duration(
-        cfg: GrantflowConfig,
-        requester: str,
-        grantee: str,
-        items: list[GrantItem],
-        bundle: str | None,
-        duration: str | int | None,
-    ) -> int:
-        if duration not in (None, ""):
-            try:
-                seconds = parse_duration(duration)  # type: ignore[arg-type]
-            except DurationError as exc:
-                raise BadRequest(f"--duration: {exc}") from None
-            if seconds <= 0:
-                raise BadRequest("--duration must be positive")
-            return seconds
-        flows = [
-            f
-            for f in policy.flows_for(cfg, requester)
-            if all(policy.flow_covers(cfg, f, i, bundle) for i in items)
-            and policy.grantee_allowed(cfg, f, requester, grantee)
-        ]
-        return flows[0].default_duration if flows else 3600
+    async def check_request(self, *, requester: str, source: str = "cli", **fields: Any) -> RequestSpec:
+        """`build_spec`, and a policy refusal is recorded in the audit trail (actor: the requester, detail:
+        the front door) before Refused is raised. Every front door submits through this or `request`."""
+        try:
+            return self.build_spec(requester=requester, source=source, **fields)
+        except Refused as exc:
+            await self.record_refusal(requester, "request", str(exc), detail={"source": source})
+            raise
+
+    async def request(
+        self, *, requester: str, source: str = "cli", idempotency_key: str | None = None, **fields: Any
+    ) -> Submitted:
+        """Check the fields (auditing a refusal) and submit the request."""
+        spec = await self.check_request(requester=requester, source=source, **fields)
+        return await self.submit(spec, idempotency_key)
 
     # --- lifecycle -----------------------------------------------------------------------------------
 

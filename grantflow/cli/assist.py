@@ -1,4 +1,4 @@
-"""`grantflow assist` and `grantflow mcp`: plain-language suggestions and the MCP server on the command line."""
+"""`grantflow assist`: plain-language suggestions on the command line (nothing is submitted)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from grantflow.assist import AssistError, Suggestion, suggest
-from grantflow.cli import AsOpt, CliError, JsonOpt, _emit_json, out
+from grantflow.cli.common import AsOpt, CliError, JsonOpt, config_problem, emit_json, out
 from grantflow.domain.config import ConfigError, load_config
 from grantflow.domain.durations import format_duration
 from grantflow.domain.emails import BadEmail, check_email
@@ -48,9 +48,9 @@ def assist(
     except AssistError as exc:
         raise CliError(str(exc)) from None
     except ConfigError as exc:
-        raise CliError(str(exc).splitlines()[0] + " (run `grantflow config check`)") from None
+        raise config_problem(exc) from None
     if json_:
-        _emit_json([s.model_dump(mode="json") for s in found])
+        emit_json([s.model_dump(mode="json") for s in found])
         return
     if not found:
         out.print("No suggestion matched. Name the resource (e.g. a database or folder) and what you need to do.")
@@ -60,22 +60,5 @@ def assist(
         out.print("   " + _command_line(s).replace("{as}", as_), style="dim")
 
 
-def mcp(
-    http: Annotated[int | None, typer.Option("--http", help="Serve streamable HTTP on this port (path /mcp).")] = None,
-    host: Annotated[str, typer.Option(help="HTTP bind address.")] = "127.0.0.1",
-    insecure_no_auth: Annotated[
-        bool,
-        typer.Option(
-            "--insecure-no-auth",
-            help="HTTP without GRANTFLOW_MCP_TOKENS: 127.0.0.1 only, every caller acts as GRANTFLOW_MCP_USER.",
-        ),
-    ] = False,
-) -> None:
-    """Run the MCP server for AI tools: stdio by default, streamable HTTP with --http PORT (every HTTP request
-    needs `Authorization: Bearer TOKEN`, tokens from GRANTFLOW_MCP_TOKENS)."""
-    from grantflow.mcp.server import HttpRefused, run
-
-    try:
-        run(http_port=http, host=host, insecure_no_auth=insecure_no_auth)
-    except HttpRefused as exc:
-        raise CliError(str(exc)) from None
+def register(app: typer.Typer) -> None:
+    app.command("assist")(assist)

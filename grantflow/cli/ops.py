@@ -1,7 +1,6 @@
 """Operator commands: `grantflow schedules apply`, `grantflow reconcile`, `grantflow codec-server`.
 
-Registered on the main app by `register(app)`; kept apart from grantflow/cli.py so that this module does
-not import it (and cannot create an import cycle).
+Registered on the main app by `register(app)` (grantflow/cli/app.py); imports no other command module.
 """
 
 from __future__ import annotations

@@ -107,6 +107,24 @@ def flows_for(cfg: GrantflowConfig, requester: str) -> list[AccessFlow]:
     return [f for f in cfg.access_flows if is_member(cfg, requester, f.requestors)]
 
 
+def covering_flows(
+    cfg: GrantflowConfig,
+    requester: str,
+    items: Iterable[GrantItem],
+    bundle: str | None = None,
+    grantee: str | None = None,
+) -> list[AccessFlow]:
+    """The requester's flows that cover every item (under `bundle`, when given), in config order; with a
+    `grantee`, only those that may also grant it to that person."""
+    wanted = list(items)
+    return [
+        f
+        for f in flows_for(cfg, requester)
+        if all(flow_covers(cfg, f, i, bundle) for i in wanted)
+        and (grantee is None or grantee_allowed(cfg, f, requester, grantee))
+    ]
+
+
 def bundle_items(cfg: GrantflowConfig, bundle_id: str, resources: Iterable[str] = ()) -> list[GrantItem]:
     """The items of a bundle, optionally narrowed to some of its resources."""
     b = cfg.bundle(bundle_id)
@@ -168,7 +186,7 @@ def _decide(cfg: GrantflowConfig, spec: RequestSpec) -> PolicyDecision:
     flows = flows_for(cfg, requester)
     if not flows:
         raise PolicyError(f"{requester} is not a requestor in any access flow")
-    covering = [f for f in flows if all(flow_covers(cfg, f, i, spec.bundle) for i in spec.items)]
+    covering = covering_flows(cfg, requester, spec.items, spec.bundle)
     if not covering:
         if len(spec.items) == 1:
             raise PolicyError(f"no access flow lets {requester} request {spec.items[0].label()}")

@@ -104,14 +104,6 @@ class ReconcileReport(BaseModel):
         return text
 
 
-def request_id_candidate(handle: str, id_length: int) -> str | None:
-    """The request id a grantflow name would end with (`..._<id>`), or None when the shape is wrong."""
-    _, sep, tail = handle.rpartition("_")
-    if not sep or len(tail) != id_length or not tail.isascii() or not tail.isalnum() or tail != tail.lower():
-        return None
-    return tail
-
-
 def classify(inv: Inventory, dry_run: bool) -> tuple[list[Finding], int]:
     """Findings for one inventory, plus how many held grants are in step with a live request."""
     facts = {r.request_id: r for r in inv.requests}

@@ -263,16 +263,14 @@ class GrantflowMCP:
                 person = self.who(ctx)
                 c = await self.client()
                 try:
-                    spec = c.build_spec(
+                    sub = await c.request(
                         requester=person, grantee=on_behalf_of or None, integration=integration,
                         resource_type=resource_type,
                         resources=resources or [], permission=permission, bundle=bundle, duration=duration,
-                        justification=justification, source="mcp",
+                        justification=justification, source="mcp", idempotency_key=idempotency_key,
                     )
                 except Refused as exc:
-                    await c.record_refusal(person, "request", str(exc), detail={"source": "mcp"})
                     raise ToolError(f"refused: {exc}") from None
-                sub = await c.submit(spec, idempotency_key)
                 view = await c.status(sub.request_id)
                 out = _view(view)
                 out["workflow_id"] = sub.workflow_id

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-REQUEST_WORKFLOW_PREFIX = "access-request-"
+from grantflow.domain.ids import request_id_from_workflow_id
 
 
 def temporal_context(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -26,8 +26,9 @@ def temporal_context(_logger: Any, _method: str, event: MutableMapping[str, Any]
         return event
     info = activity.info()
     workflow_id = info.workflow_id or ""
-    if workflow_id.startswith(REQUEST_WORKFLOW_PREFIX):
-        event.setdefault("request_id", workflow_id.removeprefix(REQUEST_WORKFLOW_PREFIX))
+    request_id = request_id_from_workflow_id(workflow_id)
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
     event.setdefault("workflow_id", workflow_id)
     event.setdefault("activity", info.activity_type)
     if info.attempt > 1:

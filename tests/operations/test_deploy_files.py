@@ -12,7 +12,7 @@ import pytest
 import typer
 import yaml
 
-from grantflow.cli import app
+from grantflow.cli.app import app
 from grantflow.domain.config import PostgresIntegration, load_config
 from grantflow.settings import Settings
 from grantflow.temporal import SEARCH_ATTRIBUTES
