@@ -53,3 +53,7 @@ def test_activities_do_not_import_slack_listeners() -> None:
                 if n.startswith(("slack_app.listeners", "slack_app.app"))
             ]
     assert offenders == []
+
+
+def test_no_id_is_both_an_action_and_a_callback() -> None:
+    assert not ids.ACTIONS & ids.MODALS, ids.ACTIONS & ids.MODALS

@@ -19,7 +19,7 @@ async def test_reject_with_reason_then_request_again(stack: Stack) -> None:
     mark = s.mark()
     await stack.click("UCAROL", "gf_reject", rid, message=to_carol)
     reject_view = await stack.opened(mark)
-    assert reject_view["callback_id"] == "gf_reject"
+    assert reject_view["callback_id"] == "gf_reject_modal"
     status, answer = await stack.submit("UCAROL", reject_view, {"reason": "use the shared dashboard"})
     assert status == 200 and answer == {}
     v = await stack.wait_status(rid, "REJECTED")
