@@ -50,6 +50,15 @@ def integration_permissions(cfg: GrantflowConfig, integration_id: str, resource_
     return []
 
 
+def integration_resource_types(cfg: GrantflowConfig, integration_id: str) -> list[str]:
+    integ = cfg.integration(integration_id)
+    if isinstance(integ, ScriptIntegration):
+        return [t.id for t in integ.resource_types]
+    if isinstance(integ, PostgresIntegration):
+        return list(integ.resource_types)
+    return []
+
+
 def item_problem(cfg: GrantflowConfig, item: GrantItem) -> str | None:
     """Why an item does not exist in the catalog, or None when it does (for discovered catalogs,
     only the type and permission can be checked here)."""

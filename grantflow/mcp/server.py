@@ -25,7 +25,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from grantflow import assist
+from grantflow import assist, catalog
 from grantflow.client import GrantflowClient, GrantflowError, Refused
 from grantflow.domain.config import ConfigError
 from grantflow.domain.durations import format_duration
@@ -229,7 +229,7 @@ class GrantflowMCP:
             with tool_errors():
                 person = self.who(ctx)
                 c = await self.client()
-                entries = assist.requestable(c.config, person, query)
+                entries = catalog.requestable(c.config, person, query)
                 listed = [e.model_dump(mode="json", exclude_defaults=True) for e in entries]
                 return {"as": person, "requestable": listed}
 
