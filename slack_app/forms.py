@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from grantflow.domain import policy
 from slack_app import ids
 
 
@@ -96,22 +95,11 @@ def has_field(view: dict[str, Any], name: str) -> bool:
     return any(str(b.get("block_id") or "").split("|", 1)[0] == name for b in view.get("blocks") or [])
 
 
-def refusal_block(view: dict[str, Any], message: str, fallback: str) -> str:
-    """The block id a refusal of the form is about, read from its sentence (else `fallback`'s block)."""
-    lower = message.lower()
-    name = fallback
-    has_on_behalf = has_field(view, "on_behalf")
-    if (policy.GRANTEE_REFUSAL in message or "not an email address" in lower) and has_on_behalf:
-        name = "on_behalf"
-    elif "duration" in lower:
-        name = "duration"
-    elif "justification" in lower:
-        name = "justification"
-    elif "email" in lower and has_on_behalf:
-        name = "on_behalf"
-    elif "permission" in lower and block_id_of(view, "permission") != "permission":
-        name = "permission"
-    return block_id_of(view, name)
+def refusal_block(view: dict[str, Any], field: str | None, fallback: str) -> str:
+    """The block id of the input a refusal is about: its `field` (grantflow.requests.Field) where the form
+    shows that input, else `fallback`'s block."""
+    name = {"grantee": "on_behalf"}.get(field or "", field or "")
+    return block_id_of(view, name if name and has_field(view, name) else fallback)
 
 
 def missing_choices(view: dict[str, Any], form: RequestForm) -> dict[str, str]:

@@ -32,7 +32,7 @@ async def bundle_submitted(ack: AsyncAck, body: Body, deps: Deps) -> None:
         await inline(ack, {block_id_of(view, "bundle_resources"): "Choose at least one resource"})
         return
     try:
-        spec = deps.client.build_spec(
+        spec = await deps.client.check_request(
             requester=email,
             grantee=for_whom,
             bundle=form.bundle,

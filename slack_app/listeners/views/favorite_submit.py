@@ -31,7 +31,7 @@ async def favorite_submitted(ack: AsyncAck, body: Body, deps: Deps) -> None:
     justification = str(read_request_form(view).justification)
     first = saved.items[0]
     try:
-        spec = deps.client.build_spec(
+        spec = await deps.client.check_request(
             requester=email,
             grantee=saved.grantee,
             bundle=saved.bundle,

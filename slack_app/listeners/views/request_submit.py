@@ -30,7 +30,7 @@ async def request_submitted(ack: AsyncAck, body: Body, deps: Deps) -> None:
         await inline(ack, missing)
         return
     try:
-        spec = deps.client.build_spec(
+        spec = await deps.client.check_request(
             requester=email,
             grantee=for_whom,
             integration=form.integration,

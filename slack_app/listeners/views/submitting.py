@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncAck
 
-from grantflow.client import GrantflowError, Refused, new_request_id
+from grantflow.client import GrantflowError, new_request_id
 from grantflow.domain.models import RequestSpec
 from slack_app import views
 from slack_app.forms import refusal_block
@@ -19,11 +19,9 @@ async def grantee(deps: Deps, user_id: str, email: str, on_behalf: str | None) -
 
 
 async def refused(deps: Deps, ack: AsyncAck, email: str, exc: GrantflowError, view: Body, fallback: str) -> None:
-    """A policy refusal, shown next to the field it is about (`forms.refusal_block`)."""
+    """A refusal, shown next to the field it is about (the facade has already audited a policy refusal)."""
     message = str(exc)
-    if isinstance(exc, Refused):
-        await deps.client.record_refusal(email, "request", message, detail={"source": "slack"})
-    await inline(ack, {refusal_block(view, message, fallback): message})
+    await inline(ack, {refusal_block(view, exc.field, fallback): message})
 
 
 async def submit(deps: Deps, ack: AsyncAck, body: Body, spec: RequestSpec) -> None:
