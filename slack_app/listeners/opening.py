@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from grantflow import catalog
 from grantflow.assist import Suggestion
+from grantflow.catalog import Choice, FormChoices
 from grantflow.domain.durations import format_duration
 from grantflow.domain.models import StatusView
-from slack_app import catalog, views
-from slack_app.catalog import Choice, FormChoices
+from slack_app import views
 from slack_app.forms import BundleForm, RequestForm
 from slack_app.listeners.common import Deps
 

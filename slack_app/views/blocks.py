@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from grantflow.catalog import Choice
 from grantflow.domain.models import AccessStatus, GrantItem, RequestSpec, StatusView
-from slack_app.catalog import Choice
 
 Block = dict[str, Any]
 SurfaceKind = Literal["message", "modal", "home"]

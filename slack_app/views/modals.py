@@ -11,10 +11,10 @@ from typing import Any
 
 from grantflow.assist import MAX_TEXT as ASSIST_MAX_TEXT
 from grantflow.assist import Suggestion
+from grantflow.catalog import Choice, FormChoices
 from grantflow.domain.durations import format_duration
 from grantflow.domain.models import RequestSpec, StatusView
 from slack_app import ids
-from slack_app.catalog import Choice, FormChoices
 from slack_app.forms import AssistPick, BundleForm, RequestForm
 from slack_app.views.blocks import (
     MAX_METADATA,

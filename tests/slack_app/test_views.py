@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from grantflow import catalog
 from grantflow.assist import suggest
 from grantflow.domain.config import parse_config
 from grantflow.domain.models import AccessStatus, Approval, GrantItem, RequestSpec, StatusView
-from slack_app import catalog, views
+from slack_app import views
 from slack_app.forms import AssistPick, BundleForm, RequestForm, read_request_form
 from slack_app.ids import ASSIST_OPEN
 from tests.slack_app.conftest import CONFIG, filled

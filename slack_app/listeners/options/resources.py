@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncAck
 
-from slack_app import catalog, views
+from grantflow import catalog
+from slack_app import views
 from slack_app.forms import metadata_of
 from slack_app.listeners.common import Body, Deps
 
