@@ -115,8 +115,9 @@ class GrantActivities:
             return details
         if self.secrets is None:
             if integ.seals_all_details:
-                log.warning("script output withheld: no vault", integration=op.item.integration,
-                            request_id=op.request_id)
+                log.warning(
+                    "script output withheld: no vault", integration=op.item.integration, request_id=op.request_id
+                )
                 return {"withheld": WITHHELD}
             # Undo what was just created: without a vault the secret would have nowhere to go.
             await self._call("revoke", op, integ)

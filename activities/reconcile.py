@@ -38,7 +38,6 @@ from grantflow.storage.store import Store, utcnow
 log = structlog.get_logger("grantflow.domain.reconcile")
 
 
-
 class Announcer(Protocol):
     """A notifier that can also post a free-text message to an admin channel (None: its default place)."""
 
@@ -92,10 +91,7 @@ class ReconcileActivities:
                 inv.errors[integ.id] = str(exc)
                 continue
             inv.listed.append(integ.id)
-            inv.held += [
-                HeldGrant(integration=integ.id, handle=r, request_id=request_id_in_name(r))
-                for r in roles
-            ]
+            inv.held += [HeldGrant(integration=integ.id, handle=r, request_id=request_id_in_name(r)) for r in roles]
         views = await asyncio.to_thread(self._views, {h.request_id for h in inv.held if h.request_id})
         for view in views:
             state, running = await self._workflow_state(view.request_id)
@@ -154,8 +150,12 @@ class ReconcileActivities:
                 action=f"reconcile_{f.kind}",
                 outcome=_outcome(f.action),  # type: ignore[arg-type]
                 reason=f.detail,
-                detail={"integration": f.integration, "handle": f.handle, "action": f.action,
-                        "dry_run": report.dry_run},
+                detail={
+                    "integration": f.integration,
+                    "handle": f.handle,
+                    "action": f.action,
+                    "dry_run": report.dry_run,
+                },
             )
             for i, f in enumerate(report.findings)
         ]
@@ -168,8 +168,13 @@ class ReconcileActivities:
                 action="reconcile",
                 outcome="failed" if report.errors else "info",
                 reason=report.summary(),
-                detail={"dry_run": report.dry_run, "listed": report.listed, "not_listable": report.not_listable,
-                        "errors": report.errors, "in_step": report.in_step},
+                detail={
+                    "dry_run": report.dry_run,
+                    "listed": report.listed,
+                    "not_listable": report.not_listable,
+                    "errors": report.errors,
+                    "in_step": report.in_step,
+                },
             )
         )
         new = await asyncio.to_thread(self.store.append_audit, events)

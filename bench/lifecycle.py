@@ -36,8 +36,14 @@ def percentiles(values: list[float]) -> dict[str, float]:
     def rank(p: float) -> float:
         return s[min(len(s) - 1, max(0, math.ceil(p / 100 * len(s)) - 1))]
 
-    return {"p50": round(rank(50), 1), "p95": round(rank(95), 1), "p99": round(rank(99), 1),
-            "min": round(s[0], 1), "max": round(s[-1], 1), "count": len(s)}
+    return {
+        "p50": round(rank(50), 1),
+        "p95": round(rank(95), 1),
+        "p99": round(rank(99), 1),
+        "min": round(s[0], 1),
+        "max": round(s[-1], 1),
+        "count": len(s),
+    }
 
 
 @dataclass
@@ -57,10 +63,15 @@ class RunResult:
         return self.n / max(1e-9, self.wall_s - self.duration_s)
 
     def summary(self) -> dict[str, Any]:
-        return {"n": self.n, "wall_s": round(self.wall_s, 2), "timer_s": self.duration_s,
-                "rps": round(self.rps, 1), "failures": self.failures,
-                "approve_to_active_ms": percentiles(self.approve_to_active_ms),
-                "expiry_to_revoked_ms": percentiles(self.expiry_to_revoked_ms)}
+        return {
+            "n": self.n,
+            "wall_s": round(self.wall_s, 2),
+            "timer_s": self.duration_s,
+            "rps": round(self.rps, 1),
+            "failures": self.failures,
+            "approve_to_active_ms": percentiles(self.approve_to_active_ms),
+            "expiry_to_revoked_ms": percentiles(self.expiry_to_revoked_ms),
+        }
 
 
 def _ms(later: datetime, earlier: datetime | float) -> float:
@@ -69,8 +80,15 @@ def _ms(later: datetime, earlier: datetime | float) -> float:
 
 
 async def run_grantflow(gf: GrantflowClient, n: int, duration: int, concurrency: int) -> RunResult:
-    spec = gf.build_spec(requester=BENCH_REQUESTER, integration="bench", resource_type="folder",
-                         resources=["alpha"], permission="read", duration=duration, source="bench")
+    spec = gf.build_spec(
+        requester=BENCH_REQUESTER,
+        integration="bench",
+        resource_type="folder",
+        resources=["alpha"],
+        permission="read",
+        duration=duration,
+        source="bench",
+    )
     gate = asyncio.Semaphore(concurrency)
     approved_at: dict[str, float] = {}
     views: dict[str, StatusView] = {}
@@ -112,8 +130,9 @@ async def run_floor(client: Client, task_queue: str, n: int, duration: int, conc
     async def one() -> None:
         rid = uuid.uuid4().hex[:10]
         async with gate:
-            handle = await client.start_workflow(FLOOR_WORKFLOW, args=[rid, duration], id=f"floor-{rid}",
-                                                 task_queue=task_queue, result_type=dict)
+            handle = await client.start_workflow(
+                FLOOR_WORKFLOW, args=[rid, duration], id=f"floor-{rid}", task_queue=task_queue, result_type=dict
+            )
             approved_at[rid] = time.time()
             await handle.signal("approve", {"approver": BENCH_APPROVER})
         out[rid] = await handle.result()
@@ -125,7 +144,8 @@ async def run_floor(client: Client, task_queue: str, n: int, duration: int, conc
     for rid, times in out.items():
         result.approve_to_active_ms.append(_ms(datetime.fromisoformat(times["active_at"]), approved_at[rid]))
         result.expiry_to_revoked_ms.append(
-            _ms(datetime.fromisoformat(times["ended_at"]), datetime.fromisoformat(times["expires_at"])))
+            _ms(datetime.fromisoformat(times["ended_at"]), datetime.fromisoformat(times["expires_at"]))
+        )
     return result
 
 

@@ -38,14 +38,17 @@ console = Console(width=120)
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     p.add_argument("--n", type=int, default=int(os.environ.get("N") or 300), help="lifecycle size (default 300)")
-    p.add_argument("--sizes", default="100,300,1000",
-                   help="sizes for the cost-growth run (comma list; empty to skip)")
+    p.add_argument("--sizes", default="100,300,1000", help="sizes for the cost-growth run (comma list; empty to skip)")
     p.add_argument("--duration", type=int, default=2, help="seconds each request stays ACTIVE")
     p.add_argument("--concurrency", type=int, default=50, help="starts and signals in flight")
     p.add_argument("--rounds", type=int, default=1, help="alternating floor/grantflow rounds per size")
     p.add_argument("--scale", type=int, default=0, help="requests ACTIVE at once (0 skips; the issue asks 5000)")
-    p.add_argument("--scale-hold", type=float, default=0.0,
-                   help="seconds from the first scale submission to the common expiry (default: by size)")
+    p.add_argument(
+        "--scale-hold",
+        type=float,
+        default=0.0,
+        help="seconds from the first scale submission to the common expiry (default: by size)",
+    )
     p.add_argument("--slack", type=int, default=500, help="signed button clicks for the Slack ack run (0 skips)")
     p.add_argument("--max-cached-workflows", type=int, default=500)
     p.add_argument("--profile", action="store_true", help="run the grantflow worker under cProfile")
@@ -77,8 +80,9 @@ class Bench:
             "SLACK_BOT_TOKEN": "",
         }
 
-    async def worker(self, client: Client, module: str, env: dict[str, str], name: str,
-                     profile: bool = False) -> WorkerProcess:
+    async def worker(
+        self, client: Client, module: str, env: dict[str, str], name: str, profile: bool = False
+    ) -> WorkerProcess:
         args: tuple[str, ...] = ("-m", "cProfile", "-o", str(self.folder / f"{name}.prof")) if profile else ()
         if profile:
             proc = WorkerProcess(env, self.folder / f"{name}.log", module="worker", python_args=args[:-2])
@@ -104,8 +108,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "settings": {"duration_s": args.duration, "concurrency": args.concurrency,
-                     "max_cached_workflows": args.max_cached_workflows, "rounds": args.rounds},
+        "settings": {
+            "duration_s": args.duration,
+            "concurrency": args.concurrency,
+            "max_cached_workflows": args.max_cached_workflows,
+            "rounds": args.rounds,
+        },
     }
     try:
         client = await Client.connect(bench.server.address, data_converter=data_converter(bench.keys))
@@ -157,8 +165,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-async def _lifecycle_figures(results: dict[str, Any], main: dict[str, list[RunResult]] | None, client: Client,
-                             gf_worker: WorkerProcess) -> None:
+async def _lifecycle_figures(
+    results: dict[str, Any], main: dict[str, list[RunResult]] | None, client: Client, gf_worker: WorkerProcess
+) -> None:
     if main is None:
         return
     gf_run = _best(main["grantflow"])
@@ -193,8 +202,9 @@ async def _scale(bench: Bench, client: Client, args: argparse.Namespace) -> dict
     store = Store(scale_env["DATABASE_URL"])
     await asyncio.to_thread(store.create_all)
     scale_gf = GrantflowClient(client, ConfigSource(bench.config_path), store, scale_queue)
-    sr = await run_scale(scale_gf, scale_worker, scale_env, args.scale, args.concurrency, hold,
-                         args.max_cached_workflows)
+    sr = await run_scale(
+        scale_gf, scale_worker, scale_env, args.scale, args.concurrency, hold, args.max_cached_workflows
+    )
     return sr.summary()
 
 
@@ -205,13 +215,20 @@ def _best(runs: list[RunResult]) -> RunResult:
 
 def _pair(n: int, runs: dict[str, list[RunResult]]) -> dict[str, Any]:
     g, f = _best(runs["grantflow"]), _best(runs["floor"])
-    return {"n": n, "grantflow_rps": round(g.rps, 1), "floor_rps": round(f.rps, 1),
-            "ratio": round(g.rps / f.rps, 3) if f.rps else 0.0, "grantflow_wall_s": round(g.wall_s, 2),
-            "floor_wall_s": round(f.wall_s, 2), "grantflow_failures": g.failures,
-            "cpu_ms_per_request": {"grantflow": {k: round(v, 2) for k, v in g.cpu_ms.items()},
-                                   "floor": {k: round(v, 2) for k, v in f.cpu_ms.items()}},
-            "ratios_all_rounds": [round(a.rps / b.rps, 3) for a, b in zip(runs["grantflow"], runs["floor"],
-                                                                         strict=True)]}
+    return {
+        "n": n,
+        "grantflow_rps": round(g.rps, 1),
+        "floor_rps": round(f.rps, 1),
+        "ratio": round(g.rps / f.rps, 3) if f.rps else 0.0,
+        "grantflow_wall_s": round(g.wall_s, 2),
+        "floor_wall_s": round(f.wall_s, 2),
+        "grantflow_failures": g.failures,
+        "cpu_ms_per_request": {
+            "grantflow": {k: round(v, 2) for k, v in g.cpu_ms.items()},
+            "floor": {k: round(v, 2) for k, v in f.cpu_ms.items()},
+        },
+        "ratios_all_rounds": [round(a.rps / b.rps, 3) for a, b in zip(runs["grantflow"], runs["floor"], strict=True)],
+    }
 
 
 async def _slack(bench: Bench, gf: GrantflowClient, args: argparse.Namespace) -> dict[str, Any]:
@@ -221,8 +238,7 @@ async def _slack(bench: Bench, gf: GrantflowClient, args: argparse.Namespace) ->
         console.print(f"[yellow]Slack ack run skipped: {exc}[/yellow]")
         return {"skipped": str(exc)}
     try:
-        return await run_slack_acks(bench.folder, gf, clicks=args.slack, commands=max(1, args.slack // 5),
-                                    in_flight=20)
+        return await run_slack_acks(bench.folder, gf, clicks=args.slack, commands=max(1, args.slack // 5), in_flight=20)
     except Exception as exc:  # the Slack app is young: report its failure, keep the other figures
         console.print(f"[red]Slack ack run failed: {exc!r}[/red]")
         return {"skipped": f"failed: {exc!r}"[:300]}
@@ -245,9 +261,12 @@ def print_table(results: dict[str, Any]) -> None:
     if lat:
         for key, label in (("approve_to_active", "approve → ACTIVE"), ("expiry_to_revoked", "expiry → REVOKED")):
             g, f = lat[key], lat[f"floor_{key}"]
-            t.add_row("2 latency" if key == "approve_to_active" else "", f"{label} p50/p95/p99 ms",
-                      f"{g['p50']:.0f} / {g['p95']:.0f} / {g['p99']:.0f}",
-                      f"floor {f['p50']:.0f} / {f['p95']:.0f} / {f['p99']:.0f}")
+            t.add_row(
+                "2 latency" if key == "approve_to_active" else "",
+                f"{label} p50/p95/p99 ms",
+                f"{g['p50']:.0f} / {g['p95']:.0f} / {g['p99']:.0f}",
+                f"floor {f['p50']:.0f} / {f['p95']:.0f} / {f['p99']:.0f}",
+            )
     sl = results.get("slack_ack_ms")
     if sl and "p50" in sl:
         t.add_row("3 Slack ack", "p50 / p99 ms", f"{sl['p50']:.0f} / {sl['p99']:.0f}", "p99 < 300 ms")
@@ -260,24 +279,34 @@ def print_table(results: dict[str, Any]) -> None:
         t.add_row("", "submit all", f"{sc['submit_s']:.1f} s", "")
         t.add_row("", "all ACTIVE after", f"{sc['all_active_s']:.1f} s", "")
         t.add_row("", "grantflow list --status ACTIVE", f"{sc['list_s']:.2f} s ({sc['list_rows']} rows)", "")
-        t.add_row("", "all revoked after the common expiry", f"{sc['revoke_all_s']:.1f} s",
-                  f"{sc['expired']} EXPIRED")
+        t.add_row("", "all revoked after the common expiry", f"{sc['revoke_all_s']:.1f} s", f"{sc['expired']} EXPIRED")
     for i, g in enumerate(results.get("growth", [])):
-        t.add_row("5 growth" if i == 0 else "", f"n={g['n']} grantflow / floor req/s",
-                  f"{g['grantflow_rps']} / {g['floor_rps']}", f"ratio {g['ratio']:.2f}")
+        t.add_row(
+            "5 growth" if i == 0 else "",
+            f"n={g['n']} grantflow / floor req/s",
+            f"{g['grantflow_rps']} / {g['floor_rps']}",
+            f"ratio {g['ratio']:.2f}",
+        )
     if lc:
         for kind in ("grantflow", "floor"):
             c = lc["cpu_ms_per_request"][kind]
-            t.add_row("CPU per request" if kind == "grantflow" else "", kind,
-                      f"{c['worker']:.1f} ms worker", f"{c['server']:.1f} ms server, {c['client']:.1f} ms bench client")
+            t.add_row(
+                "CPU per request" if kind == "grantflow" else "",
+                kind,
+                f"{c['worker']:.1f} ms worker",
+                f"{c['server']:.1f} ms server, {c['client']:.1f} ms bench client",
+            )
     per = results.get("per_request")
     if per:
         for kind in ("grantflow", "floor"):
             s = per[kind]
-            t.add_row("per request" if kind == "grantflow" else "", kind,
-                      f"{s.get('events', 0)} events",
-                      f"{s.get('workflow_tasks', 0)} WFTs, {s.get('activities', 0)} activities, "
-                      f"{s.get('local_activities', 0)} local, {s.get('timers', 0)} timers")
+            t.add_row(
+                "per request" if kind == "grantflow" else "",
+                kind,
+                f"{s.get('events', 0)} events",
+                f"{s.get('workflow_tasks', 0)} WFTs, {s.get('activities', 0)} activities, "
+                f"{s.get('local_activities', 0)} local, {s.get('timers', 0)} timers",
+            )
     console.print(t)
 
 

@@ -37,7 +37,8 @@ class ScaleResult:
 
     def summary(self) -> dict[str, Any]:
         return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in self.__dict__.items()} | {
-            "active": self.active_peak}
+            "active": self.active_peak
+        }
 
 
 async def _count(gf: GrantflowClient, status: str) -> int:
@@ -45,8 +46,9 @@ async def _count(gf: GrantflowClient, status: str) -> int:
     return counts.get(status, 0)
 
 
-async def _until(gf: GrantflowClient, status: str, want: int, timeout: float, worker: WorkerProcess,
-                 peak: list[float]) -> int:
+async def _until(
+    gf: GrantflowClient, status: str, want: int, timeout: float, worker: WorkerProcess, peak: list[float]
+) -> int:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -61,20 +63,39 @@ def _time_list(env: dict[str, str]) -> tuple[float, int]:
     """`grantflow list --status ACTIVE` as a person would run it: a fresh process, all rows."""
     cli = str(Path(sys.executable).parent / "grantflow")
     t0 = time.perf_counter()
-    proc = subprocess.run([cli, "list", "--status", "ACTIVE", "--json", "--limit", "100000"], cwd=ROOT,
-                          env={**os.environ, **env}, capture_output=True, text=True)
+    proc = subprocess.run(
+        [cli, "list", "--status", "ACTIVE", "--json", "--limit", "100000"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"grantflow list failed: {proc.stderr.strip()[-500:]}")
     return elapsed, proc.stdout.count('"request_id"')
 
 
-async def run_scale(gf: GrantflowClient, worker: WorkerProcess, env: dict[str, str], count: int,
-                    concurrency: int, hold_s: float, max_cached: int) -> ScaleResult:
+async def run_scale(
+    gf: GrantflowClient,
+    worker: WorkerProcess,
+    env: dict[str, str],
+    count: int,
+    concurrency: int,
+    hold_s: float,
+    max_cached: int,
+) -> ScaleResult:
     expire_at = time.time() + hold_s
     gate = asyncio.Semaphore(concurrency)
-    base = gf.build_spec(requester=BENCH_AUTO_REQUESTER, integration="bench", resource_type="folder",
-                         resources=["alpha"], permission="read", duration=60, source="bench")
+    base = gf.build_spec(
+        requester=BENCH_AUTO_REQUESTER,
+        integration="bench",
+        resource_type="folder",
+        resources=["alpha"],
+        permission="read",
+        duration=60,
+        source="bench",
+    )
 
     async def one() -> None:
         async with gate:
@@ -93,7 +114,16 @@ async def run_scale(gf: GrantflowClient, worker: WorkerProcess, env: dict[str, s
     expired = await _until(gf, "EXPIRED", count, 600, worker, peak)
     revoke_all_s = time.perf_counter() - t_exp
     rss_now, hwm = worker.memory_mb()
-    return ScaleResult(requested=count, active_peak=active, submit_s=submit_s, all_active_s=all_active_s,
-                       list_s=list_s, list_rows=list_rows, revoke_all_s=revoke_all_s, expired=expired,
-                       worker_rss_mb=max(peak[0], hwm), worker_rss_now_mb=rss_now,
-                       max_cached_workflows=max_cached)
+    return ScaleResult(
+        requested=count,
+        active_peak=active,
+        submit_s=submit_s,
+        all_active_s=all_active_s,
+        list_s=list_s,
+        list_rows=list_rows,
+        revoke_all_s=revoke_all_s,
+        expired=expired,
+        worker_rss_mb=max(peak[0], hwm),
+        worker_rss_now_mb=rss_now,
+        max_cached_workflows=max_cached,
+    )

@@ -36,41 +36,76 @@ USERS = {"UBOB": BENCH_APPROVER, "UALICE": BENCH_REQUESTER}
 def signed(body: str) -> dict[str, str]:
     ts = str(int(time.time()))
     digest = hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}",
-            "Content-Type": "application/x-www-form-urlencoded"}
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
 
 
 def click(request_id: str, response_url: str) -> str:
-    payload = {"type": "block_actions", "user": {"id": "UBOB"}, "team": {"id": "T1"}, "trigger_id": "1.2.3",
-               "channel": {"id": "DBOB"}, "response_url": response_url, "container": {"type": "message"},
-               "actions": [{"action_id": "gf_approve", "value": request_id, "type": "button",
-                            "block_id": "b", "action_ts": str(time.time())}]}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "UBOB"},
+        "team": {"id": "T1"},
+        "trigger_id": "1.2.3",
+        "channel": {"id": "DBOB"},
+        "response_url": response_url,
+        "container": {"type": "message"},
+        "actions": [
+            {
+                "action_id": "gf_approve",
+                "value": request_id,
+                "type": "button",
+                "block_id": "b",
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
     return urlencode({"payload": json.dumps(payload)})
 
 
 def command(response_url: str) -> str:
-    return urlencode({"command": "/access", "text": "help", "user_id": "UALICE", "team_id": "T1",
-                      "channel_id": "DALICE", "trigger_id": "1.2.3", "response_url": response_url})
+    return urlencode(
+        {
+            "command": "/access",
+            "text": "help",
+            "user_id": "UALICE",
+            "team_id": "T1",
+            "channel_id": "DALICE",
+            "trigger_id": "1.2.3",
+            "response_url": response_url,
+        }
+    )
 
 
-async def run_slack_acks(folder: Path, gf: GrantflowClient, clicks: int, commands: int,
-                         in_flight: int) -> dict[str, Any]:
+async def run_slack_acks(
+    folder: Path, gf: GrantflowClient, clicks: int, commands: int, in_flight: int
+) -> dict[str, Any]:
     from slack_app.app import build_app
     from slack_app.refs import ensure_tables
     from slack_app.server import EVENTS_PATH, web_app
     from tests.slack_app.fake_slack import FakeSlack
 
     fake = await FakeSlack(dict(USERS)).start()
-    settings = Settings(SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.api_url,
-                        DATABASE_URL=gf.store.url)
+    settings = Settings(
+        SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.api_url, DATABASE_URL=gf.store.url
+    )
     await asyncio.to_thread(ensure_tables, gf.store)
     runner = web.AppRunner(web_app(build_app(settings, gf)))
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
-    spec = gf.build_spec(requester=BENCH_REQUESTER, integration="bench", resource_type="folder",
-                         resources=["alpha"], permission="read", duration=3600, source="bench")
+    spec = gf.build_spec(
+        requester=BENCH_REQUESTER,
+        integration="bench",
+        resource_type="folder",
+        resources=["alpha"],
+        permission="read",
+        duration=3600,
+        source="bench",
+    )
     pending = [s.request_id for s in await asyncio.gather(*(gf.submit(spec) for _ in range(clicks)))]
     bodies = [click(rid, fake.response_url(i)) for i, rid in enumerate(pending)]
     bodies += [command(fake.response_url(clicks + i)) for i in range(commands)]
@@ -79,6 +114,7 @@ async def run_slack_acks(folder: Path, gf: GrantflowClient, clicks: int, command
     statuses: dict[int, int] = {}
     try:
         async with aiohttp.ClientSession() as http:
+
             async def send(body: str) -> None:
                 async with gate:
                     t0 = time.perf_counter()
@@ -99,5 +135,11 @@ async def run_slack_acks(folder: Path, gf: GrantflowClient, clicks: int, command
             with contextlib.suppress(RPCError):
                 await handle.terminate("bench finished")
     stats = percentiles(times)
-    return {**stats, "clicks": clicks, "commands": commands, "in_flight": in_flight,
-            "statuses": {str(k): v for k, v in statuses.items()}, "wall_s": round(wall, 2)}
+    return {
+        **stats,
+        "clicks": clicks,
+        "commands": commands,
+        "in_flight": in_flight,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "wall_s": round(wall, 2),
+    }

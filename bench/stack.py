@@ -52,8 +52,9 @@ class TemporalServer(DevServer):
 class WorkerProcess:
     """A worker in its own process (`python -m <module>`), its output in a log file."""
 
-    def __init__(self, env: Mapping[str, str], log_file: Path, module: str = "worker",
-                 python_args: tuple[str, ...] = ()):
+    def __init__(
+        self, env: Mapping[str, str], log_file: Path, module: str = "worker", python_args: tuple[str, ...] = ()
+    ):
         self.env = {**os.environ, **env}
         self.log_file = log_file
         self.module = module
@@ -68,9 +69,14 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, *self.python_args, "-m", self.module], cwd=ROOT,
-                                         env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, *self.python_args, "-m", self.module],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def cpu_seconds(self) -> float:
@@ -112,9 +118,13 @@ async def wait_for_poller(client: Client, task_queue: str, timeout: float = 60) 
     """Until a worker polls the task queue: a benchmark clock must not start on a worker still importing."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        resp = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-            namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+        resp = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
         if resp.pollers:
             return
         await asyncio.sleep(0.2)
@@ -126,8 +136,11 @@ BENCH_REQUESTER = "alice@example.com"
 BENCH_AUTO_REQUESTER = "erin@example.com"
 
 
-def write_bench_config(folder: Path, extra_integrations: list[dict[str, object]] | None = None,
-                       extra_flows: list[dict[str, object]] | None = None) -> Path:
+def write_bench_config(
+    folder: Path,
+    extra_integrations: list[dict[str, object]] | None = None,
+    extra_flows: list[dict[str, object]] | None = None,
+) -> Path:
     """A catalog whose grants cost nothing (`true`), so that orchestration is what gets measured.
 
     `bench-approve` needs one approval (the lifecycle), `bench-auto` none (the scale run); neither offers
@@ -136,20 +149,41 @@ def write_bench_config(folder: Path, extra_integrations: list[dict[str, object]]
     grant = {"integration": "bench", "resource_types": ["folder"], "resources": ["*"], "permissions": ["read"]}
     data = {
         "admins": ["user:ops@example.com"],
-        "groups": {"engineering": [BENCH_REQUESTER], "approvers": [BENCH_APPROVER],
-                   "seniors": [BENCH_AUTO_REQUESTER]},
-        "integrations": [{
-            "id": "bench", "type": "script", "name": "No-op folders",
-            "resource_types": [{"id": "folder", "resources": ["alpha"], "permissions": ["read"]}],
-            "grant": ["true"], "revoke": ["true"], "timeout": "20s",
-        }, *(extra_integrations or [])],
+        "groups": {"engineering": [BENCH_REQUESTER], "approvers": [BENCH_APPROVER], "seniors": [BENCH_AUTO_REQUESTER]},
+        "integrations": [
+            {
+                "id": "bench",
+                "type": "script",
+                "name": "No-op folders",
+                "resource_types": [{"id": "folder", "resources": ["alpha"], "permissions": ["read"]}],
+                "grant": ["true"],
+                "revoke": ["true"],
+                "timeout": "20s",
+            },
+            *(extra_integrations or []),
+        ],
         "access_flows": [
-            {"id": "bench-approve", "name": "Bench (one approval)", "requestors": ["group:engineering"],
-             "grants": [grant], "approvers": ["group:approvers"], "approvals_required": 1,
-             "max_duration": "1d", "default_duration": "1h", "justification_required": False},
-            {"id": "bench-auto", "name": "Bench (automatic)", "requestors": ["group:seniors"],
-             "grants": [grant], "approvals_required": 0, "max_duration": "1d", "default_duration": "1h",
-             "justification_required": False},
+            {
+                "id": "bench-approve",
+                "name": "Bench (one approval)",
+                "requestors": ["group:engineering"],
+                "grants": [grant],
+                "approvers": ["group:approvers"],
+                "approvals_required": 1,
+                "max_duration": "1d",
+                "default_duration": "1h",
+                "justification_required": False,
+            },
+            {
+                "id": "bench-auto",
+                "name": "Bench (automatic)",
+                "requestors": ["group:seniors"],
+                "grants": [grant],
+                "approvals_required": 0,
+                "max_duration": "1d",
+                "default_duration": "1h",
+                "justification_required": False,
+            },
             *(extra_flows or []),
         ],
     }

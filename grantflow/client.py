@@ -115,8 +115,9 @@ def _client_event(
 
 
 class GrantflowClient:
-    def __init__(self, temporal: Client, config: ConfigSource, store: Store, task_queue: str,
-                 vault: SecretVault | None = None):
+    def __init__(
+        self, temporal: Client, config: ConfigSource, store: Store, task_queue: str, vault: SecretVault | None = None
+    ):
         self.temporal = temporal
         self.config_source = config
         self.store = store
@@ -325,8 +326,10 @@ class GrantflowClient:
         who = check_person(actor)
         view = await self.status(request_id)
         if who != view.grantee:
-            await asyncio.to_thread(self.store.append_audit, [_client_event(
-                view.request_id, who, "details", "access details are shown only to the grantee")])
+            await asyncio.to_thread(
+                self.store.append_audit,
+                [_client_event(view.request_id, who, "details", "access details are shown only to the grantee")],
+            )
             raise Refused(f"only the grantee ({view.grantee}) can see the access details of {view.request_id}")
         if view.status != AccessStatus.ACTIVE:
             raise Refused(f"request {view.request_id} is {view.status.value}: there are no access details")
@@ -340,8 +343,9 @@ class GrantflowClient:
             if "expires_at" in info and view.expires_at:
                 info["expires_at"] = view.expires_at.isoformat()
             out[item.label()] = info
-        await asyncio.to_thread(self.store.append_audit, [_client_event(
-            view.request_id, who, "details", "", outcome="ok")])
+        await asyncio.to_thread(
+            self.store.append_audit, [_client_event(view.request_id, who, "details", "", outcome="ok")]
+        )
         return out
 
     async def wait_for(

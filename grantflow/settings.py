@@ -43,7 +43,6 @@ class Settings(BaseSettings):
                 raise ValueError(str(exc)) from None
         return value
 
-
     @model_validator(mode="after")
     def _dev_key_file(self) -> Settings:
         """Without GRANTFLOW_ENCRYPTION_KEYS, use the key `grantflow dev` generated, so that a CLI in another

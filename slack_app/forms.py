@@ -117,9 +117,7 @@ def missing_choices(view: dict[str, Any], form: RequestForm) -> dict[str, str]:
     }
     if not missing:
         return {}
-    present = {
-        block_id_of(view, n): m for n, m in missing.items() if block_id_of(view, n) != n or n == "integration"
-    }
+    present = {block_id_of(view, n): m for n, m in missing.items() if block_id_of(view, n) != n or n == "integration"}
     return present or {block_id_of(view, "integration"): next(iter(missing.values()))}
 
 

@@ -38,8 +38,7 @@ def ring(*ids: str) -> dict[str, bytes]:
 
 
 def result() -> GrantResult:
-    item = GrantItem(integration="demo-postgres", resource_type="table", resource="orders.customers",
-                     permission="read")
+    item = GrantItem(integration="demo-postgres", resource_type="table", resource="orders.customers", permission="read")
     return GrantResult(item=item, ok=True, details={"user": "gf_alice_r1", "password": SECRET})
 
 
@@ -101,13 +100,20 @@ def test_parse_keys_validates_without_echoing_keys() -> None:
     entry = new_key_entry("a")
     key_b64 = entry.split(":", 1)[1]
     urlsafe = base64.urlsafe_b64encode(base64.b64decode(key_b64)).decode().rstrip("=")
-    assert parse_keys(f" a:{key_b64} , b:{urlsafe} ") == {"a": base64.b64decode(key_b64),
-                                                        "b": base64.b64decode(key_b64)}
+    assert parse_keys(f" a:{key_b64} , b:{urlsafe} ") == {
+        "a": base64.b64decode(key_b64),
+        "b": base64.b64decode(key_b64),
+    }
     assert list(parse_keys(f"z:{key_b64},a:{key_b64}")) == ["z", "a"]
     short = base64.b64encode(b"x" * 10).decode()
-    for bad, message in [("", "no keys"), ("nocolon", "id:base64key"), (f"a:{key_b64},a:{key_b64}", "twice"),
-                         ("a:!!!notbase64", "not valid base64"), (f"a:{short}", "10 bytes"),
-                         (f"bad id:{key_b64}", "may only use")]:
+    for bad, message in [
+        ("", "no keys"),
+        ("nocolon", "id:base64key"),
+        (f"a:{key_b64},a:{key_b64}", "twice"),
+        ("a:!!!notbase64", "not valid base64"),
+        (f"a:{short}", "10 bytes"),
+        (f"bad id:{key_b64}", "may only use"),
+    ]:
         with pytest.raises(CodecKeyError, match=message) as err:
             parse_keys(bad)
         assert key_b64 not in str(err.value)
@@ -144,8 +150,15 @@ async def server() -> AsyncIterator[str]:
 
 
 def as_json(payloads: list[Payload]) -> dict[str, Any]:
-    return {"payloads": [{"metadata": {k: base64.b64encode(v).decode() for k, v in p.metadata.items()},
-                          "data": base64.b64encode(p.data).decode()} for p in payloads]}
+    return {
+        "payloads": [
+            {
+                "metadata": {k: base64.b64encode(v).decode() for k, v in p.metadata.items()},
+                "data": base64.b64encode(p.data).decode(),
+            }
+            for p in payloads
+        ]
+    }
 
 
 async def test_codec_server_encodes_and_decodes_over_http(server: str) -> None:
@@ -176,8 +189,11 @@ async def test_codec_server_encodes_and_decodes_over_http(server: str) -> None:
 
 
 async def test_codec_server_cors_only_for_the_ui_origin(server: str) -> None:
-    preflight = {"Origin": UI, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type,x-namespace"}
+    preflight = {
+        "Origin": UI,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-namespace",
+    }
     async with aiohttp.ClientSession() as http:
         for path in ("/decode", "/encode"):
             async with http.options(f"{server}{path}", headers=preflight) as resp:
@@ -190,8 +206,9 @@ async def test_codec_server_cors_only_for_the_ui_origin(server: str) -> None:
         evil = {**preflight, "Origin": "http://evil.example"}
         async with http.options(f"{server}/decode", headers=evil) as resp:
             assert "Access-Control-Allow-Origin" not in resp.headers
-        async with http.post(f"{server}/decode", json={"payloads": []},
-                             headers={"Origin": "http://evil.example"}) as resp:
+        async with http.post(
+            f"{server}/decode", json={"payloads": []}, headers={"Origin": "http://evil.example"}
+        ) as resp:
             assert resp.status == 200
             assert "Access-Control-Allow-Origin" not in resp.headers
 

@@ -26,8 +26,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 INVENTORY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)
-REMOVE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20),
-                           maximum_attempts=4)
+REMOVE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20), maximum_attempts=4
+)
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 

@@ -49,9 +49,7 @@ def substitute(argv: list[str], values: dict[str, str]) -> list[str]:
     return out
 
 
-def script_environment(
-    listed: list[str], state_dir: Path, environ: Mapping[str, str] | None = None
-) -> dict[str, str]:
+def script_environment(listed: list[str], state_dir: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The whole environment of a command: the base variables, the listed ones, the state directory.
     grantflow's own settings are left out even if listed (config check refuses that already)."""
     source = os.environ if environ is None else environ

@@ -113,8 +113,7 @@ class DevServer:
         cmd += ["--http-port", str(free_port()), "--metrics-port", str(free_port())]
         for key, value in self.dynamic_config.items():
             cmd += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         wait_listening(self.address, self.proc, timeout=60)
         return self
 

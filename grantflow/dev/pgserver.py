@@ -79,7 +79,10 @@ def _ensure_system_user() -> pwd.struct_passwd:
     except KeyError:
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-            check=True, capture_output=True, text=True)
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return pwd.getpwnam(SYSTEM_USER)
 
 
@@ -120,9 +123,16 @@ class PgServer:
     `durable=False` turns off fsync for throwaway test clusters.
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR, *, port: int | None = None,
-                 host: str = "127.0.0.1", durable: bool = True, start_timeout: int = 60,
-                 max_connections: int = 100):
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        durable: bool = True,
+        start_timeout: int = 60,
+        max_connections: int = 100,
+    ):
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.host = host
         self._requested_port = port
@@ -175,8 +185,9 @@ class PgServer:
         self._socket_dir = Path(tempfile.mkdtemp(prefix="gfpg-"))
         self._chown(self._socket_dir)
         self._write_settings()
-        self._pg_ctl(["-w", "-t", str(self.start_timeout), "-l", str(self.log_file), "start"],
-                     timeout=self.start_timeout + 10)
+        self._pg_ctl(
+            ["-w", "-t", str(self.start_timeout), "-l", str(self.log_file), "start"], timeout=self.start_timeout + 10
+        )
         self._running = True
         if not self._atexit_registered:
             atexit.register(self.stop)
@@ -209,8 +220,9 @@ class PgServer:
     def __enter__(self) -> PgServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # --- internals -----------------------------------------------------------------------------
@@ -240,13 +252,29 @@ class PgServer:
         cmd = [str(self._bin / exe), *args]
         try:
             if self._user is None:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.data_dir,
-                                      stdin=subprocess.DEVNULL, env=self._env())
+                proc = subprocess.run(
+                    cmd,
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                    cwd=self.data_dir,
+                    stdin=subprocess.DEVNULL,
+                    env=self._env(),
+                )
             else:
                 # Drop root's groups too: a leftover gid 0 would make group bits, not "other", apply.
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.data_dir,
-                                      stdin=subprocess.DEVNULL, env=self._env(), user=self._user,
-                                      group=self._user, extra_groups=[])
+                proc = subprocess.run(
+                    cmd,
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                    cwd=self.data_dir,
+                    stdin=subprocess.DEVNULL,
+                    env=self._env(),
+                    user=self._user,
+                    group=self._user,
+                    extra_groups=[],
+                )
         except subprocess.TimeoutExpired:
             raise PgServerError(f"{exe} timed out after {timeout:.0f}s; see {self.log_file}") from None
         except OSError as exc:
@@ -255,7 +283,8 @@ class PgServer:
             detail = (proc.stderr or proc.stdout).strip()
             if exe == "pg_ctl" and self.log_file.exists():
                 detail += "\n--- server log (tail) ---\n" + "\n".join(
-                    self.log_file.read_text(errors="replace").splitlines()[-20:])
+                    self.log_file.read_text(errors="replace").splitlines()[-20:]
+                )
             raise PgServerError(f"{exe} failed (exit {proc.returncode}): {detail}")
         return proc.stdout
 
@@ -273,8 +302,16 @@ class PgServer:
             return
         if any(self.data_dir.iterdir()):
             raise PgServerError(f"{self.data_dir} is neither empty nor a PostgreSQL data directory")
-        args = ["-D", str(self.data_dir), "-U", SUPERUSER, "--encoding=UTF8", "--locale=C",
-                "--auth-local=trust", "--auth-host=scram-sha-256"]
+        args = [
+            "-D",
+            str(self.data_dir),
+            "-U",
+            SUPERUSER,
+            "--encoding=UTF8",
+            "--locale=C",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        ]
         if not self.durable:
             args.append("--no-sync")
         self._run("initdb", args, timeout=120)
@@ -332,10 +369,15 @@ class PgServer:
             with os.fdopen(fd, "w") as f:
                 f.write(password + "\n")
         assert self._socket_dir is not None
-        with psycopg.connect(host=str(self._socket_dir), port=self.port, user=SUPERUSER, dbname="postgres",
-                             autocommit=True, connect_timeout=10) as conn:
-            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(SUPERUSER),
-                                                                   sql.Literal(password)))
+        with psycopg.connect(
+            host=str(self._socket_dir),
+            port=self.port,
+            user=SUPERUSER,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=10,
+        ) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(SUPERUSER), sql.Literal(password)))
         self.password = password
 
 
@@ -387,8 +429,9 @@ def ensure_demo_schema(dsn: str) -> str:
         if not exists:
             with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DATABASE)))
-        conn.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
-            sql.Identifier(DEMO_DATABASE)))
+        conn.execute(
+            sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(DEMO_DATABASE))
+        )
     demo_dsn = _with_dbname(dsn, DEMO_DATABASE)
     with psycopg.connect(demo_dsn, connect_timeout=10) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('grantflow-demo-schema'))")
@@ -422,11 +465,14 @@ def ensure_demo_admin(dsn: str) -> str:
         verifier = conn.pgconn.encrypt_password(password.encode(), DEMO_ADMIN.encode(), b"scram-sha-256").decode()
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (DEMO_ADMIN,)).fetchone()
         with contextlib.suppress(psycopg.errors.DuplicateObject):
-            conn.execute(sql.SQL("{} ROLE {} WITH LOGIN CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION "
-                                 "NOBYPASSRLS PASSWORD {}").format(
-                sql.SQL("ALTER" if exists else "CREATE"), sql.Identifier(DEMO_ADMIN), sql.Literal(verifier)))
-        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(DEMO_DATABASE),
-                                                                   sql.Identifier(DEMO_ADMIN)))
+            conn.execute(
+                sql.SQL(
+                    "{} ROLE {} WITH LOGIN CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS PASSWORD {}"
+                ).format(sql.SQL("ALTER" if exists else "CREATE"), sql.Identifier(DEMO_ADMIN), sql.Literal(verifier))
+            )
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(DEMO_DATABASE), sql.Identifier(DEMO_ADMIN))
+        )
     with psycopg.connect(_with_dbname(dsn, DEMO_DATABASE), autocommit=True, connect_timeout=10) as conn:
         # What a superuser made in the demo database (the demo tables, a test's extra schema) changes hands;
         # `public` belongs to pg_database_owner, i.e. already to the new database owner.
@@ -434,14 +480,20 @@ def ensure_demo_admin(dsn: str) -> str:
             "SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolsuper AND n.nspname NOT LIKE 'pg\\_%%' "
             "AND n.nspname <> 'information_schema' AND (c.relkind IN ('r', 'p', 'v', 'm') OR (c.relkind = 'S' "
-            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))))")
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))))"
+        )
         for (schema,) in conn.execute(
-                "SELECT n.nspname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE r.rolsuper "
-                "AND n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema'").fetchall():
-            conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(schema),
-                                                                     sql.Identifier(DEMO_ADMIN)))
+            "SELECT n.nspname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE r.rolsuper "
+            "AND n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema'"
+        ).fetchall():
+            conn.execute(
+                sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(schema), sql.Identifier(DEMO_ADMIN))
+            )
         kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
         for schema, name, kind in conn.execute(owned_by_superusers).fetchall():
-            conn.execute(sql.SQL("ALTER {} {} OWNER TO {}").format(
-                sql.SQL(kinds[kind]), sql.Identifier(schema, name), sql.Identifier(DEMO_ADMIN)))
+            conn.execute(
+                sql.SQL("ALTER {} {} OWNER TO {}").format(
+                    sql.SQL(kinds[kind]), sql.Identifier(schema, name), sql.Identifier(DEMO_ADMIN)
+                )
+            )
     return psycopg.conninfo.make_conninfo(dsn, user=DEMO_ADMIN, password=password, dbname=DEMO_DATABASE)

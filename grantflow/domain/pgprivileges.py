@@ -14,19 +14,24 @@ from typing import Literal
 
 ObjectKind = Literal["database", "schema", "table", "sequence"]
 
+
 class PrivilegeError(ValueError):
     """A permission that does not resolve; the message names the offending token."""
+
 
 _PRIVILEGES: dict[ObjectKind, frozenset[str]] = {
     "database": frozenset({"CONNECT", "CREATE", "TEMPORARY", "ALL"}),
     "schema": frozenset({"USAGE", "CREATE", "ALL"}),
-    "table": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER",
-                        "MAINTAIN", "ALL"}),
+    "table": frozenset(
+        {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN", "ALL"}
+    ),
     "sequence": frozenset({"USAGE", "SELECT", "UPDATE", "ALL"}),
 }
 _NATURAL_KIND: dict[str, ObjectKind] = {
-    "CONNECT": "database", "TEMPORARY": "database",
-    "USAGE": "schema", "CREATE": "schema",
+    "CONNECT": "database",
+    "TEMPORARY": "database",
+    "USAGE": "schema",
+    "CREATE": "schema",
     **{p: "table" for p in _PRIVILEGES["table"]},
 }
 _ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
@@ -36,6 +41,8 @@ DEFAULT_PERMISSIONS: dict[str, list[str]] = {
     "write": ["read", "INSERT", "UPDATE", "DELETE", "sequence:USAGE", "sequence:SELECT"],
     "admin": ["write", "ALL", "sequence:ALL", "CREATE"],
 }
+
+
 @dataclass(frozen=True)
 class Privileges:
     """Privileges per object kind; what a permission name resolves to."""
@@ -50,21 +57,24 @@ class Privileges:
         return Privileges(**{**self._as_dict(), kind: current | {privilege}})
 
     def __or__(self, other: Privileges) -> Privileges:
-        return Privileges(self.database | other.database, self.schema | other.schema,
-                          self.table | other.table, self.sequence | other.sequence)
+        return Privileges(
+            self.database | other.database,
+            self.schema | other.schema,
+            self.table | other.table,
+            self.sequence | other.sequence,
+        )
 
     def _as_dict(self) -> dict[str, frozenset[str]]:
-        return {"database": self.database, "schema": self.schema, "table": self.table,
-                "sequence": self.sequence}
+        return {"database": self.database, "schema": self.schema, "table": self.table, "sequence": self.sequence}
 
     @property
     def empty(self) -> bool:
         return not (self.database or self.schema or self.table or self.sequence)
 
 
-
-def parse_privileges(tokens: Iterable[str], permissions: dict[str, list[str]],
-                     _seen: tuple[str, ...] = ()) -> Privileges:
+def parse_privileges(
+    tokens: Iterable[str], permissions: dict[str, list[str]], _seen: tuple[str, ...] = ()
+) -> Privileges:
     """Resolve privilege tokens and permission names (recursively) into a `Privileges`."""
     result = Privileges()
     for raw in tokens:
@@ -82,8 +92,10 @@ def parse_privileges(tokens: Iterable[str], permissions: dict[str, list[str]],
         if sep:
             kind = kind_text.strip().lower()
             if kind not in _PRIVILEGES:
-                raise PrivilegeError(f"unknown object kind {kind_text!r} in privilege {token!r} "
-                                     f"(expected database, schema, table or sequence)")
+                raise PrivilegeError(
+                    f"unknown object kind {kind_text!r} in privilege {token!r} "
+                    f"(expected database, schema, table or sequence)"
+                )
             if priv not in _PRIVILEGES[kind]:  # type: ignore[index]
                 raise PrivilegeError(f"{priv} is not a {kind} privilege (in {token!r})")
             result = result.add(kind, priv)  # type: ignore[arg-type]
@@ -96,7 +108,6 @@ def parse_privileges(tokens: Iterable[str], permissions: dict[str, list[str]],
 
 def as_tokens(value: str | list[str]) -> list[str]:
     return value.split(",") if isinstance(value, str) else list(value)
-
 
 
 def permission_table(configured: dict[str, str | list[str]]) -> dict[str, list[str]]:

@@ -246,9 +246,7 @@ def grantee_allowed(cfg: GrantflowConfig, flow: AccessFlow, requester: str, gran
     `grantees`: anyone else would receive access no one in the flow was meant to give them."""
     who = normalize_email(grantee)
     return (
-        who == normalize_email(requester)
-        or is_member(cfg, who, flow.requestors)
-        or is_member(cfg, who, flow.grantees)
+        who == normalize_email(requester) or is_member(cfg, who, flow.requestors) or is_member(cfg, who, flow.grantees)
     )
 
 

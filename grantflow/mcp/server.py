@@ -87,14 +87,14 @@ def identity_from(headers: Mapping[str, str] | None, env: Mapping[str, str]) -> 
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         email = bearer_identity(auth, tokens)
         if not email:
-            raise ToolError("not authenticated: send `Authorization: Bearer <token>` with a token from "
-                            f"{TOKENS_ENV}")
+            raise ToolError(f"not authenticated: send `Authorization: Bearer <token>` with a token from {TOKENS_ENV}")
         return email
     try:
         return check_email(env.get(USER_ENV, ""))
     except BadEmail as exc:
-        raise ToolError(f"this grantflow MCP server has no identity: set {USER_ENV} to your email "
-                        f"(or {TOKENS_ENV} for HTTP): {exc}") from None
+        raise ToolError(
+            f"this grantflow MCP server has no identity: set {USER_ENV} to your email (or {TOKENS_ENV} for HTTP): {exc}"
+        ) from None
 
 
 class BearerAuth:
@@ -150,8 +150,12 @@ class GrantflowMCP:
     """The tools, bound to a lazily connected GrantflowClient (so the server starts even while Temporal is
     still coming up, and says so in the tool result instead of failing the handshake)."""
 
-    def __init__(self, settings: Settings | None = None, client: GrantflowClient | None = None,
-                 env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        client: GrantflowClient | None = None,
+        env: Mapping[str, str] | None = None,
+    ):
         self.settings = settings or Settings()
         self._client = client
         self._lock = asyncio.Lock()
@@ -171,8 +175,9 @@ class GrantflowMCP:
         view = await c.status(request_id)
         cfg = c.config
         if person not in {view.requester, view.grantee, *view.approvers, *cfg.expand(cfg.admins)}:
-            raise ToolError(f"request {view.request_id} is not yours: you are neither its requester, grantee "
-                            "nor an approver")
+            raise ToolError(
+                f"request {view.request_id} is not yours: you are neither its requester, grantee nor an approver"
+            )
         return view
 
     def build(self) -> MCPServer:
@@ -181,8 +186,13 @@ class GrantflowMCP:
 
         @server.tool(annotations=read_only)
         async def suggest_access(
-            goal: Annotated[str, Field(description="What the user is trying to do, in their words, e.g. "
-                                       "'debug failed payments in the orders database for an hour'.")],
+            goal: Annotated[
+                str,
+                Field(
+                    description="What the user is trying to do, in their words, e.g. "
+                    "'debug failed payments in the orders database for an hour'."
+                ),
+            ],
             ctx: Context,
         ) -> dict[str, Any]:
             """Suggest complete access requests for a goal described in plain language.
@@ -220,8 +230,10 @@ class GrantflowMCP:
         @server.tool(annotations=read_only)
         async def list_requestable(
             ctx: Context,
-            query: Annotated[str | None, Field(description="Optional words to filter by, e.g. 'orders' or "
-                                               "'finance'. Omit to list everything.")] = None,
+            query: Annotated[
+                str | None,
+                Field(description="Optional words to filter by, e.g. 'orders' or 'finance'. Omit to list everything."),
+            ] = None,
         ) -> dict[str, Any]:
             """List what the user may request: for each access flow, the integrations, resource types,
             resources ('*' means any existing one), permissions and bundles, with the approvers and the
@@ -236,23 +248,35 @@ class GrantflowMCP:
         @server.tool(annotations=ToolAnnotations(destructiveHint=False, idempotentHint=False, openWorldHint=False))
         async def request_access(
             ctx: Context,
-            integration: Annotated[str | None, Field(description="Integration id, e.g. 'demo-postgres'. "
-                                                     "Not with bundle.")] = None,
+            integration: Annotated[
+                str | None, Field(description="Integration id, e.g. 'demo-postgres'. Not with bundle.")
+            ] = None,
             resource_type: Annotated[str | None, Field(description="e.g. 'database', 'table', 'folder'.")] = None,
-            resources: Annotated[list[str] | None, Field(description="Resource names, e.g. ['orders']. With a "
-                                                         "bundle: optionally a subset of its resources.")] = None,
-            permission: Annotated[str | None, Field(description="e.g. 'read' or 'write'. Prefer the least "
-                                                    "that does the job.")] = None,
-            bundle: Annotated[str | None, Field(description="Bundle id, instead of integration/resource_type/"
-                                                "permission.")] = None,
-            duration: Annotated[str | None, Field(description="e.g. '30m', '1h', '1h30m'. Default: the flow's "
-                                                  "default.")] = None,
-            justification: Annotated[str, Field(description="Why the user needs it, in their words. Required "
-                                                "by most flows.")] = "",
-            on_behalf_of: Annotated[str | None, Field(description="Email of another person to receive the "
-                                                      "access, only if the user asked for that.")] = None,
-            idempotency_key: Annotated[str | None, Field(description="Same key, same request: use it to "
-                                                         "retry safely.")] = None,
+            resources: Annotated[
+                list[str] | None,
+                Field(
+                    description="Resource names, e.g. ['orders']. With a bundle: optionally a subset of its resources."
+                ),
+            ] = None,
+            permission: Annotated[
+                str | None, Field(description="e.g. 'read' or 'write'. Prefer the least that does the job.")
+            ] = None,
+            bundle: Annotated[
+                str | None, Field(description="Bundle id, instead of integration/resource_type/permission.")
+            ] = None,
+            duration: Annotated[
+                str | None, Field(description="e.g. '30m', '1h', '1h30m'. Default: the flow's default.")
+            ] = None,
+            justification: Annotated[
+                str, Field(description="Why the user needs it, in their words. Required by most flows.")
+            ] = "",
+            on_behalf_of: Annotated[
+                str | None,
+                Field(description="Email of another person to receive the access, only if the user asked for that."),
+            ] = None,
+            idempotency_key: Annotated[
+                str | None, Field(description="Same key, same request: use it to retry safely.")
+            ] = None,
         ) -> dict[str, Any]:
             """Submit an access request for the user (the same fields as `grantflow request`).
 
@@ -264,10 +288,17 @@ class GrantflowMCP:
                 c = await self.client()
                 try:
                     sub = await c.request(
-                        requester=person, grantee=on_behalf_of or None, integration=integration,
+                        requester=person,
+                        grantee=on_behalf_of or None,
+                        integration=integration,
                         resource_type=resource_type,
-                        resources=resources or [], permission=permission, bundle=bundle, duration=duration,
-                        justification=justification, source="mcp", idempotency_key=idempotency_key,
+                        resources=resources or [],
+                        permission=permission,
+                        bundle=bundle,
+                        duration=duration,
+                        justification=justification,
+                        source="mcp",
+                        idempotency_key=idempotency_key,
                     )
                 except Refused as exc:
                     raise ToolError(f"refused: {exc}") from None
@@ -328,16 +359,22 @@ def _arguments(s: assist.Suggestion) -> dict[str, Any]:
     if s.bundle:
         args["bundle"] = s.bundle
     else:
-        args.update(integration=s.integration, resource_type=s.resource_type, resources=s.resources,
-                    permission=s.permission)
+        args.update(
+            integration=s.integration, resource_type=s.resource_type, resources=s.resources, permission=s.permission
+        )
     return args
 
 
 def _cli_words(message: str) -> str:
     """build_spec speaks in CLI flags; a model calls fields."""
-    for flag, name in (("--integration", "integration"), ("--resource-type", "resource_type"),
-                       ("--resource", "resources"), ("--permission", "permission"), ("--bundle", "bundle"),
-                       ("--duration", "duration")):
+    for flag, name in (
+        ("--integration", "integration"),
+        ("--resource-type", "resource_type"),
+        ("--resource", "resources"),
+        ("--permission", "permission"),
+        ("--bundle", "bundle"),
+        ("--duration", "duration"),
+    ):
         message = message.replace(flag, name)
     return message
 

@@ -48,8 +48,7 @@ def parse_keys(text: str) -> dict[str, bytes]:
         if not sep or not key_id:
             raise CodecKeyError(f"{ENV_VAR}: entry {n} must be id:base64key")
         if not _KEY_ID.match(key_id):
-            raise CodecKeyError(f"{ENV_VAR}: key id {key_id!r} may only use letters, digits, "
-                                "'.', '_' and '-'")
+            raise CodecKeyError(f"{ENV_VAR}: key id {key_id!r} may only use letters, digits, '.', '_' and '-'")
         if key_id in keys:
             raise CodecKeyError(f"{ENV_VAR}: key id {key_id!r} appears twice")
         # Accept standard and URL-safe base64, with or without padding.
@@ -129,15 +128,16 @@ class EncryptionCodec(PayloadCodec):
         key_id = raw_id.decode("utf-8", errors="replace")
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            raise CodecKeyError(f"payload was encrypted with key id {key_id!r}, which is not in {ENV_VAR} "
-                                f"(known: {', '.join(self._ciphers)})")
+            raise CodecKeyError(
+                f"payload was encrypted with key id {key_id!r}, which is not in {ENV_VAR} "
+                f"(known: {', '.join(self._ciphers)})"
+            )
         if len(payload.data) <= NONCE_BYTES:
             raise CodecKeyError(f"encrypted payload (key id {key_id!r}) is truncated")
         try:
             plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], raw_id)
         except InvalidTag:
-            raise CodecKeyError(f"cannot decrypt payload with key id {key_id!r}: wrong key or tampered data"
-                                ) from None
+            raise CodecKeyError(f"cannot decrypt payload with key id {key_id!r}: wrong key or tampered data") from None
         return Payload.FromString(plain)
 
 
@@ -148,6 +148,5 @@ def data_converter(keys: Mapping[str, bytes], *, encode_failure_attributes: bool
     without it still read: the converter falls back to the plain message when there is no encoded one."""
     converter = dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(keys))
     if encode_failure_attributes:
-        converter = dataclasses.replace(converter,
-                                        failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+        converter = dataclasses.replace(converter, failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
     return converter

@@ -69,17 +69,23 @@ def build_app(codec: PayloadCodec, ui_origin: str | Iterable[str] = DEFAULT_UI_O
     origins = frozenset([ui_origin] if isinstance(ui_origin, str) else ui_origin)
     app = web.Application(client_max_size=MAX_BODY)
     app[_ORIGINS] = frozenset(o.rstrip("/") for o in origins)
-    app.add_routes([
-        web.post("/encode", _handler(codec.encode, "encode")),
-        web.post("/decode", _handler(codec.decode, "decode")),
-        web.options("/encode", _preflight),
-        web.options("/decode", _preflight),
-    ])
+    app.add_routes(
+        [
+            web.post("/encode", _handler(codec.encode, "encode")),
+            web.post("/decode", _handler(codec.decode, "decode")),
+            web.options("/encode", _preflight),
+            web.options("/decode", _preflight),
+        ]
+    )
     return app
 
 
-async def start(codec: PayloadCodec, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                ui_origin: str | Iterable[str] = DEFAULT_UI_ORIGIN) -> web.AppRunner:
+async def start(
+    codec: PayloadCodec,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    ui_origin: str | Iterable[str] = DEFAULT_UI_ORIGIN,
+) -> web.AppRunner:
     """Start listening and return the runner; `await runner.cleanup()` stops it."""
     runner = web.AppRunner(build_app(codec, ui_origin), access_log=None)
     await runner.setup()
@@ -92,8 +98,13 @@ async def start(codec: PayloadCodec, host: str = "127.0.0.1", port: int = DEFAUL
     return runner
 
 
-async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, codec: PayloadCodec | None = None,
-                ui_origin: str | Iterable[str] = DEFAULT_UI_ORIGIN) -> None:
+async def serve(
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    *,
+    codec: PayloadCodec | None = None,
+    ui_origin: str | Iterable[str] = DEFAULT_UI_ORIGIN,
+) -> None:
     """Serve until cancelled. Without a codec, the keys come from `GRANTFLOW_ENCRYPTION_KEYS`."""
     runner = await start(codec or EncryptionCodec(keys_from_env()), host, port, ui_origin)
     _log.info("codec server on http://%s:%s for %s", host, port, ui_origin)

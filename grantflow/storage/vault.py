@@ -52,14 +52,22 @@ class SecretVault:
 
     def put(self, request_id: str, item_key: str, details: dict[str, str]) -> str:
         nonce = os.urandom(12)
-        data = AESGCM(self.keys[self.key_id]).encrypt(nonce, json.dumps(details).encode(),
-                                                      self._aad(request_id, item_key))
+        data = AESGCM(self.keys[self.key_id]).encrypt(
+            nonce, json.dumps(details).encode(), self._aad(request_id, item_key)
+        )
         with Session(self.store.engine) as s:
-            row = s.exec(select(SecretRow).where(SecretRow.request_id == request_id,
-                                                 SecretRow.item_key == item_key)).first()
+            row = s.exec(
+                select(SecretRow).where(SecretRow.request_id == request_id, SecretRow.item_key == item_key)
+            ).first()
             if row is None:
-                row = SecretRow(request_id=request_id, item_key=item_key, key_id=self.key_id, nonce=nonce,
-                                ciphertext=data, created_at=datetime.now(UTC))
+                row = SecretRow(
+                    request_id=request_id,
+                    item_key=item_key,
+                    key_id=self.key_id,
+                    nonce=nonce,
+                    ciphertext=data,
+                    created_at=datetime.now(UTC),
+                )
             else:
                 row.key_id, row.nonce, row.ciphertext = self.key_id, nonce, data
             s.add(row)
@@ -73,15 +81,18 @@ class SecretVault:
             for row in s.exec(select(SecretRow).where(SecretRow.request_id == request_id)):
                 key = self.keys.get(row.key_id)
                 if key is None:
-                    raise ValueError(f"the secret of {row.item_key} was sealed with key {row.key_id!r}, "
-                                     "which is not in GRANTFLOW_ENCRYPTION_KEYS")
+                    raise ValueError(
+                        f"the secret of {row.item_key} was sealed with key {row.key_id!r}, "
+                        "which is not in GRANTFLOW_ENCRYPTION_KEYS"
+                    )
                 plain = AESGCM(key).decrypt(row.nonce, row.ciphertext, self._aad(request_id, row.item_key))
                 out[row.item_key] = json.loads(plain)
         return out
 
     def delete(self, request_id: str, item_key: str) -> None:
         with Session(self.store.engine) as s:
-            for row in s.exec(select(SecretRow).where(SecretRow.request_id == request_id,
-                                                      SecretRow.item_key == item_key)):
+            for row in s.exec(
+                select(SecretRow).where(SecretRow.request_id == request_id, SecretRow.item_key == item_key)
+            ):
                 s.delete(row)
             s.commit()

@@ -34,13 +34,24 @@ def _people(cfg_name: str) -> list[str]:
 
 
 FOREIGN_FAVORITES = [
-    RequestSpec(requester="x@example.com", grantee="x@example.com", duration_seconds=3600,
-                items=[GrantItem(integration="reports", resource_type="folder", resource="sales", permission="write")]),
-    RequestSpec(requester="x@example.com", grantee="x@example.com", duration_seconds=3600,
-                items=[GrantItem(integration="demo-postgres", resource_type="schema", resource="orders.x",
-                                 permission="admin")]),
-    RequestSpec(requester="x@example.com", grantee="x@example.com", duration_seconds=3600,
-                items=[GrantItem(integration="files", resource_type="folder", resource="gamma", permission="read")]),
+    RequestSpec(
+        requester="x@example.com",
+        grantee="x@example.com",
+        duration_seconds=3600,
+        items=[GrantItem(integration="reports", resource_type="folder", resource="sales", permission="write")],
+    ),
+    RequestSpec(
+        requester="x@example.com",
+        grantee="x@example.com",
+        duration_seconds=3600,
+        items=[GrantItem(integration="demo-postgres", resource_type="schema", resource="orders.x", permission="admin")],
+    ),
+    RequestSpec(
+        requester="x@example.com",
+        grantee="x@example.com",
+        duration_seconds=3600,
+        items=[GrantItem(integration="files", resource_type="folder", resource="gamma", permission="read")],
+    ),
 ]
 
 
@@ -63,8 +74,14 @@ def test_only_requestable_suggestions(data: st.DataObject, cfg_name: str, words:
     assert flows
     for s in out:
         assert s.flow_id in flows
-        spec = RequestSpec(requester=person, grantee=person, items=s.items, bundle=s.bundle,
-                           duration_seconds=s.duration_seconds, justification=s.justification or "x")
+        spec = RequestSpec(
+            requester=person,
+            grantee=person,
+            items=s.items,
+            bundle=s.bundle,
+            duration_seconds=s.duration_seconds,
+            justification=s.justification or "x",
+        )
         decision = policy.decide(cfg, spec)
         assert decision.allowed, (s, decision.reason)
         assert decision.flow_id == s.flow_id
@@ -74,8 +91,15 @@ def test_only_requestable_suggestions(data: st.DataObject, cfg_name: str, words:
         if s.bundle:
             assert policy.bundle_items(cfg, s.bundle, s.resources) == s.items
         else:
-            assert s.items == [GrantItem(integration=s.integration or "", resource_type=s.resource_type or "",
-                                         resource=r, permission=s.permission or "") for r in s.resources]
+            assert s.items == [
+                GrantItem(
+                    integration=s.integration or "",
+                    resource_type=s.resource_type or "",
+                    resource=r,
+                    permission=s.permission or "",
+                )
+                for r in s.resources
+            ]
         assert 0.0 <= s.score <= 1.0
 
 
@@ -118,11 +142,19 @@ def test_favorites_are_candidates_and_rechecked() -> None:
         def spec(self) -> RequestSpec:
             return self._spec
 
-    mine = RequestSpec(requester="bob@example.com", grantee="bob@example.com", duration_seconds=1800,
-                       items=[GrantItem(integration="demo-postgres", resource_type="table",
-                                        resource="orders.public.refunds", permission="read")])
-    out = suggest(cfg, "bob@example.com", "my refunds shortcut", favorites=[Fav("refunds shortcut", mine),
-                                                                           *FOREIGN_FAVORITES])
+    mine = RequestSpec(
+        requester="bob@example.com",
+        grantee="bob@example.com",
+        duration_seconds=1800,
+        items=[
+            GrantItem(
+                integration="demo-postgres", resource_type="table", resource="orders.public.refunds", permission="read"
+            )
+        ],
+    )
+    out = suggest(
+        cfg, "bob@example.com", "my refunds shortcut", favorites=[Fav("refunds shortcut", mine), *FOREIGN_FAVORITES]
+    )
     assert out[0].favorite == "refunds shortcut"
     assert out[0].resources == ["orders.public.refunds"] and out[0].duration_seconds == 1800
     assert all(s.integration != "reports" for s in out)
@@ -137,9 +169,19 @@ def test_least_privilege_first_and_cap() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("for an hour", 3600), ("30 minutes", 1800), ("2h", 7200), ("1h30m", 5400), ("half an hour", 1800),
-     ("for two hours", 7200), ("90 min", 5400), ("1 hour 15 minutes", 4500), ("for a day", 86400),
-     ("the orders db", None), ("2 orders", None)],
+    [
+        ("for an hour", 3600),
+        ("30 minutes", 1800),
+        ("2h", 7200),
+        ("1h30m", 5400),
+        ("half an hour", 1800),
+        ("for two hours", 7200),
+        ("90 min", 5400),
+        ("1 hour 15 minutes", 4500),
+        ("for a day", 86400),
+        ("the orders db", None),
+        ("2 orders", None),
+    ],
 )
 def test_duration_phrases(text: str, seconds: int | None) -> None:
     assert parse_duration_phrase(text) == seconds

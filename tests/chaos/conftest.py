@@ -40,14 +40,29 @@ ROLE_PATTERN = "gf\\_erin\\_%"
 def write_config(folder: Path) -> Path:
     """The test catalog plus a PostgreSQL integration that seniors get without approval."""
     data = yaml.safe_load(TEST_CONFIG.read_text())
-    data["integrations"].append({"id": "pg", "type": "postgresql", "name": "Chaos PostgreSQL", "dsn_env": DSN_ENV,
-                                 "resource_types": ["database"]})
-    data["access_flows"].append({
-        "id": "pg-auto", "name": "Seniors read orders", "requestors": ["group:seniors"],
-        "grants": [{"integration": "pg", "resource_types": ["database"], "resources": ["orders"],
-                    "permissions": ["read"]}],
-        "approvals_required": 0, "max_duration": "1d", "default_duration": "1h", "justification_required": False,
-    })
+    data["integrations"].append(
+        {
+            "id": "pg",
+            "type": "postgresql",
+            "name": "Chaos PostgreSQL",
+            "dsn_env": DSN_ENV,
+            "resource_types": ["database"],
+        }
+    )
+    data["access_flows"].append(
+        {
+            "id": "pg-auto",
+            "name": "Seniors read orders",
+            "requestors": ["group:seniors"],
+            "grants": [
+                {"integration": "pg", "resource_types": ["database"], "resources": ["orders"], "permissions": ["read"]}
+            ],
+            "approvals_required": 0,
+            "max_duration": "1d",
+            "default_duration": "1h",
+            "justification_required": False,
+        }
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "grantflow.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -93,8 +108,15 @@ class Chaos:
             w.stop(timeout=10)
 
     async def submit(self, n: int, duration: str) -> list[Submitted]:
-        spec = self.client.build_spec(requester=GRANTEE, integration="pg", resource_type="database",
-                                      resources=["orders"], permission="read", duration=duration, source="chaos")
+        spec = self.client.build_spec(
+            requester=GRANTEE,
+            integration="pg",
+            resource_type="database",
+            resources=["orders"],
+            permission="read",
+            duration=duration,
+            source="chaos",
+        )
         return list(await asyncio.gather(*(self.client.submit(spec) for _ in range(n))))
 
     async def statuses(self, subs: list[Submitted]) -> list[StatusView]:
@@ -109,8 +131,9 @@ class Chaos:
     def roles(self) -> dict[str, datetime | None]:
         """The grantflow roles of the chaos grantee that exist in PostgreSQL right now, with their VALID UNTIL."""
         with psycopg.connect(self.pg.admin_dsn, autocommit=True) as conn:
-            rows = conn.execute("SELECT rolname, rolvaliduntil FROM pg_roles WHERE rolname LIKE %s",
-                                (ROLE_PATTERN,)).fetchall()
+            rows = conn.execute(
+                "SELECT rolname, rolvaliduntil FROM pg_roles WHERE rolname LIKE %s", (ROLE_PATTERN,)
+            ).fetchall()
         return {str(name): until for name, until in rows}
 
     async def audit(self, request_id: str) -> list[AuditEvent]:

@@ -26,8 +26,9 @@ FINAL_TIMEOUT = 90 + CHAOS_N * 1.5
 
 
 @pytest.fixture(scope="module")
-async def chaos(dev_server: DevServer, chaos_pg: PgServer,
-                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chaos]:
+async def chaos(
+    dev_server: DevServer, chaos_pg: PgServer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Chaos]:
     async for c in make_chaos(dev_server.address, tmp_path_factory.mktemp("chaos"), chaos_pg):
         yield c
 
@@ -50,8 +51,10 @@ async def _check_audit(chaos: Chaos, subs: list[Submitted], end_action: str) -> 
         grants = [e for e in events if e.action == "grant" and e.outcome == "ok"]
         revokes = [e for e in events if e.action == "revoke" and e.outcome == "ok"]
         ends = [e for e in events if e.action == end_action]
-        assert (len(grants), len(revokes), len(ends)) == (1, 1, 1), (sub.request_id, [
-            (e.action, e.outcome) for e in events])
+        assert (len(grants), len(revokes), len(ends)) == (1, 1, 1), (
+            sub.request_id,
+            [(e.action, e.outcome) for e in events],
+        )
 
 
 async def test_worker_killed_while_granting_then_while_revoking(chaos: Chaos) -> None:
@@ -103,7 +106,8 @@ async def test_target_down_during_revoke_retries_until_it_is_back(chaos: Chaos) 
         stuck = await eventually(
             lambda: chaos.statuses(subs),
             lambda vs: all(v.status == AccessStatus.REVOKING and "retrying" in v.status_reason for v in vs),
-            timeout=60)
+            timeout=60,
+        )
         for v in stuck:
             assert v.status == AccessStatus.REVOKING, v
             assert "revoke of pg/database:orders (read) failed, retrying" in v.status_reason, v.status_reason
@@ -118,8 +122,7 @@ async def test_target_down_during_revoke_retries_until_it_is_back(chaos: Chaos) 
     chaos.stop_workers()
 
 
-async def test_temporal_killed_past_expiry_revokes_late_with_real_times(
-        chaos_pg: PgServer, tmp_path: Path) -> None:
+async def test_temporal_killed_past_expiry_revokes_late_with_real_times(chaos_pg: PgServer, tmp_path: Path) -> None:
     server = TemporalServer(tmp_path / "temporal.db").start()
     try:
         async for chaos in make_chaos(server.address, tmp_path / "stack", chaos_pg):

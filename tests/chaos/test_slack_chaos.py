@@ -104,8 +104,16 @@ async def test_slack_outage_delays_notifications_but_loses_and_repeats_none(flak
     slack = flaky.slack
     assert isinstance(slack, FlakySlack)
     client = flaky.client
-    spec = client.build_spec(requester=REQUESTER, integration="files", resource_type="folder", resources=["alpha"],
-                             permission="read", duration="1h", justification="slack chaos", source="chaos")
+    spec = client.build_spec(
+        requester=REQUESTER,
+        integration="files",
+        resource_type="folder",
+        resources=["alpha"],
+        permission="read",
+        duration="1h",
+        justification="slack chaos",
+        source="chaos",
+    )
     mark = slack.mark()
     # Half the requests are announced before the outage, so that their edits and Home tabs meet it; the
     # other half are submitted into it, so that their first messages do.
@@ -114,9 +122,9 @@ async def test_slack_outage_delays_notifications_but_loses_and_repeats_none(flak
     async def announced() -> list[Call]:
         return slack.since(mark, "chat.postMessage")
 
-    await eventually(announced,
-                     lambda posts: all(len(_about(posts, s.request_id)) >= len(RECIPIENTS) for s in before),
-                     timeout=30)
+    await eventually(
+        announced, lambda posts: all(len(_about(posts, s.request_id)) >= len(RECIPIENTS) for s in before), timeout=30
+    )
     slack.break_down(DOWN_METHODS, RATE_LIMITED_SECONDS)
     try:
         subs = before + list(await asyncio.gather(*(client.submit(spec) for _ in range(OUTAGE_N - len(before)))))
@@ -137,15 +145,20 @@ async def test_slack_outage_delays_notifications_but_loses_and_repeats_none(flak
     recovered = time.monotonic()
 
     handles = [client.temporal.get_workflow_handle(s.workflow_id) for s in subs]
-    descs = await eventually(lambda: asyncio.gather(*(h.describe() for h in handles)),
-                             lambda ds: all(d.status != WorkflowExecutionStatus.RUNNING for d in ds),
-                             timeout=60 + OUTAGE_N)
+    descs = await eventually(
+        lambda: asyncio.gather(*(h.describe() for h in handles)),
+        lambda ds: all(d.status != WorkflowExecutionStatus.RUNNING for d in ds),
+        timeout=60 + OUTAGE_N,
+    )
     catch_up = time.monotonic() - recovered
     assert [d.status for d in descs] == [WorkflowExecutionStatus.COMPLETED] * len(subs), [d.status for d in descs]
     for handle in handles:
-        bad = [e.event_type async for e in handle.fetch_history_events()
-               if e.event_type in (EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-                                   EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED)]
+        bad = [
+            e.event_type
+            async for e in handle.fetch_history_events()
+            if e.event_type
+            in (EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED)
+        ]
         assert bad == [], (handle.id, bad)
         assert (await handle.query("status"))["status"] == "REVOKED"
 
@@ -166,25 +179,69 @@ async def test_slack_outage_delays_notifications_but_loses_and_repeats_none(flak
         assert not [a for a in actions if a[1] == "failed"], dict(actions)
     homes = {str(c.args["user_id"]) for c in slack.since(mark, "views.publish")}
     assert set(RECIPIENTS) <= homes, f"Home tabs never refreshed after the outage: {homes}"
-    print(f"\n{OUTAGE_N} requests through a Slack outage; refused calls {dict(slack.refused())}; "
-          f"caught up {catch_up:.1f}s after recovery")
+    print(
+        f"\n{OUTAGE_N} requests through a Slack outage; refused calls {dict(slack.refused())}; "
+        f"caught up {catch_up:.1f}s after recovery"
+    )
 
 
 # --- 2. random payloads at the endpoint --------------------------------------------------------------------
 
-ACTION_IDS = [ids.APPROVE, ids.REJECT, ids.REVOKE, ids.EXTEND, ids.DETAILS, ids.AGAIN, ids.MORE,
-              ids.FAV_ADD, ids.FAV_USE, ids.FAV_REMOVE, ids.NEW_REQUEST, ids.NEW_BUNDLE,
-              ids.ASSIST_OPEN, ids.ASSIST_PICK, ids.PICK_INTEGRATION, ids.PICK_TYPE, ids.PICK_BUNDLE,
-              ids.PICK_RESOURCES, "unknown_button"]
-CALLBACKS = [ids.REQUEST_CALLBACK, ids.BUNDLE_CALLBACK, ids.FAVORITE_CALLBACK, ids.REJECT_CALLBACK,
-             ids.ASSIST_CALLBACK, ids.ASSIST_RESULTS_CALLBACK, "unknown_modal"]
-SUBCOMMANDS = ["", "help", "request", "bundle", "favorites", "my requests", "assist", "assist read the orders db",
-               "nonsense"]
+ACTION_IDS = [
+    ids.APPROVE,
+    ids.REJECT,
+    ids.REVOKE,
+    ids.EXTEND,
+    ids.DETAILS,
+    ids.AGAIN,
+    ids.MORE,
+    ids.FAV_ADD,
+    ids.FAV_USE,
+    ids.FAV_REMOVE,
+    ids.NEW_REQUEST,
+    ids.NEW_BUNDLE,
+    ids.ASSIST_OPEN,
+    ids.ASSIST_PICK,
+    ids.PICK_INTEGRATION,
+    ids.PICK_TYPE,
+    ids.PICK_BUNDLE,
+    ids.PICK_RESOURCES,
+    "unknown_button",
+]
+CALLBACKS = [
+    ids.REQUEST_CALLBACK,
+    ids.BUNDLE_CALLBACK,
+    ids.FAVORITE_CALLBACK,
+    ids.REJECT_CALLBACK,
+    ids.ASSIST_CALLBACK,
+    ids.ASSIST_RESULTS_CALLBACK,
+    "unknown_modal",
+]
+SUBCOMMANDS = [
+    "",
+    "help",
+    "request",
+    "bundle",
+    "favorites",
+    "my requests",
+    "assist",
+    "assist read the orders db",
+    "nonsense",
+]
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30),
-                    st.text(min_size=3000, max_size=6000))
-junk = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.text(min_size=3000, max_size=6000),
+)
+junk = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
 user_ids = st.sampled_from([*USERS, "UNOBODY", ""]) | st.text(max_size=12)
 
 
@@ -194,96 +251,191 @@ def maybe(plausible: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(*[plausible] * 5, junk)
 
 
-def shaped(required: dict[str, st.SearchStrategy[Any]],
-           optional: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
+def shaped(
+    required: dict[str, st.SearchStrategy[Any]], optional: dict[str, st.SearchStrategy[Any]]
+) -> st.SearchStrategy[dict[str, Any]]:
     """A dict with Slack's keys, each value plausible or junk, any optional key missing."""
     return st.fixed_dictionaries(required, optional={k: maybe(v) for k, v in optional.items()})
 
 
-metadata = st.one_of(st.text(max_size=40), st.dictionaries(st.sampled_from(["requester", "request_id", "channel",
-                                                                            "favorite_id", "text"]), junk,
-                                                            max_size=3).map(json.dumps))
+metadata = st.one_of(
+    st.text(max_size=40),
+    st.dictionaries(
+        st.sampled_from(["requester", "request_id", "channel", "favorite_id", "text"]), junk, max_size=3
+    ).map(json.dumps),
+)
 state_values = st.dictionaries(
-    st.sampled_from(["integration", "resource_type", "resources", "permission", "duration", "justification",
-                     "on_behalf", "bundle", "reason", "assist_text"]) | st.text(max_size=10),
-    maybe(st.dictionaries(st.text(max_size=10), maybe(shaped({}, {
-        "type": st.sampled_from(["static_select", "multi_static_select", "plain_text_input", "users_select"]),
-        "value": st.text(max_size=40), "selected_option": shaped({}, {"value": st.text(max_size=20)}),
-        "selected_options": st.lists(shaped({}, {"value": st.text(max_size=20)}), max_size=3),
-        "selected_user": user_ids})), max_size=2)),
-    max_size=5)
-view_shapes = shaped({"callback_id": maybe(st.sampled_from(CALLBACKS))}, {
-    "id": st.text(min_size=1, max_size=12), "hash": st.text(max_size=8), "type": st.sampled_from(["modal", "home"]),
-    "private_metadata": metadata,
-    "state": shaped({}, {"values": state_values}),
-    "blocks": st.lists(shaped({}, {"type": st.sampled_from(["input", "section", "actions"]),
-                                   "block_id": st.text(max_size=20), "element": junk}), max_size=3),
-})
-action_shapes = shaped({"action_id": maybe(st.sampled_from(ACTION_IDS))}, {
-    "value": st.text(max_size=40) | st.uuids().map(str), "type": st.sampled_from(["button", "static_select"]),
-    "block_id": st.text(max_size=20), "action_ts": st.text(max_size=12),
-    "selected_option": shaped({}, {"value": st.text(max_size=20)}),
-})
+    st.sampled_from(
+        [
+            "integration",
+            "resource_type",
+            "resources",
+            "permission",
+            "duration",
+            "justification",
+            "on_behalf",
+            "bundle",
+            "reason",
+            "assist_text",
+        ]
+    )
+    | st.text(max_size=10),
+    maybe(
+        st.dictionaries(
+            st.text(max_size=10),
+            maybe(
+                shaped(
+                    {},
+                    {
+                        "type": st.sampled_from(
+                            ["static_select", "multi_static_select", "plain_text_input", "users_select"]
+                        ),
+                        "value": st.text(max_size=40),
+                        "selected_option": shaped({}, {"value": st.text(max_size=20)}),
+                        "selected_options": st.lists(shaped({}, {"value": st.text(max_size=20)}), max_size=3),
+                        "selected_user": user_ids,
+                    },
+                )
+            ),
+            max_size=2,
+        )
+    ),
+    max_size=5,
+)
+view_shapes = shaped(
+    {"callback_id": maybe(st.sampled_from(CALLBACKS))},
+    {
+        "id": st.text(min_size=1, max_size=12),
+        "hash": st.text(max_size=8),
+        "type": st.sampled_from(["modal", "home"]),
+        "private_metadata": metadata,
+        "state": shaped({}, {"values": state_values}),
+        "blocks": st.lists(
+            shaped(
+                {},
+                {
+                    "type": st.sampled_from(["input", "section", "actions"]),
+                    "block_id": st.text(max_size=20),
+                    "element": junk,
+                },
+            ),
+            max_size=3,
+        ),
+    },
+)
+action_shapes = shaped(
+    {"action_id": maybe(st.sampled_from(ACTION_IDS))},
+    {
+        "value": st.text(max_size=40) | st.uuids().map(str),
+        "type": st.sampled_from(["button", "static_select"]),
+        "block_id": st.text(max_size=20),
+        "action_ts": st.text(max_size=12),
+        "selected_option": shaped({}, {"value": st.text(max_size=20)}),
+    },
+)
 
 
-def interactive(kind: Any, response_url: str, key: dict[str, st.SearchStrategy[Any]],
-                **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+def interactive(
+    kind: Any, response_url: str, key: dict[str, st.SearchStrategy[Any]], **fields: st.SearchStrategy[Any]
+) -> st.SearchStrategy[dict[str, Any]]:
     """`key`: the fields bolt routes on, always present (though maybe junk); the rest may be missing."""
-    return shaped({"type": kind, **{k: maybe(v) for k, v in key.items()}}, {
-        "user": shaped({"id": user_ids}, {"team_id": st.just("T1")}), "team": st.just({"id": "T1"}),
-        "trigger_id": st.text(max_size=20), "response_url": st.just(response_url),
-        "channel": shaped({}, {"id": st.text(max_size=12)}), "container": junk, **fields,
-    })
+    return shaped(
+        {"type": kind, **{k: maybe(v) for k, v in key.items()}},
+        {
+            "user": shaped({"id": user_ids}, {"team_id": st.just("T1")}),
+            "team": st.just({"id": "T1"}),
+            "trigger_id": st.text(max_size=20),
+            "response_url": st.just(response_url),
+            "channel": shaped({}, {"id": st.text(max_size=12)}),
+            "container": junk,
+            **fields,
+        },
+    )
 
 
 def payload_kinds(response_url: str) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
     return {
-        "block_actions": interactive(st.just("block_actions"), response_url,
-                                     {"actions": st.lists(action_shapes, min_size=1, max_size=2)},
-                                     view=view_shapes, message=junk),
+        "block_actions": interactive(
+            st.just("block_actions"),
+            response_url,
+            {"actions": st.lists(action_shapes, min_size=1, max_size=2)},
+            view=view_shapes,
+            message=junk,
+        ),
         "view_submission": interactive(st.just("view_submission"), response_url, {"view": view_shapes}),
         "view_closed": interactive(st.just("view_closed"), response_url, {"view": view_shapes}),
-        "block_suggestion": interactive(st.just("block_suggestion"), response_url,
-                                        {"action_id": st.sampled_from([ids.PICK_RESOURCES, "other"])},
-                                        view=view_shapes, block_id=st.text(max_size=30), value=st.text(max_size=60)),
-        "shortcut": interactive(st.sampled_from(["shortcut", "message_action"]), response_url,
-                                {"callback_id": st.text(max_size=20)}, message=junk),
+        "block_suggestion": interactive(
+            st.just("block_suggestion"),
+            response_url,
+            {"action_id": st.sampled_from([ids.PICK_RESOURCES, "other"])},
+            view=view_shapes,
+            block_id=st.text(max_size=30),
+            value=st.text(max_size=60),
+        ),
+        "shortcut": interactive(
+            st.sampled_from(["shortcut", "message_action"]),
+            response_url,
+            {"callback_id": st.text(max_size=20)},
+            message=junk,
+        ),
         "unknown": interactive(junk, response_url, {}, actions=junk, view=junk),
     }
 
 
 def command_form(response_url: str) -> st.SearchStrategy[dict[str, Any]]:
-    return shaped({"command": maybe(st.just("/access"))}, {
-        "text": st.sampled_from(SUBCOMMANDS) | st.text(max_size=200) | st.text(min_size=3000, max_size=6000),
-        "user_id": user_ids, "team_id": st.text(max_size=5), "channel_id": st.text(max_size=12),
-        "trigger_id": st.text(max_size=20), "response_url": st.just(response_url),
-    })
+    return shaped(
+        {"command": maybe(st.just("/access"))},
+        {
+            "text": st.sampled_from(SUBCOMMANDS) | st.text(max_size=200) | st.text(min_size=3000, max_size=6000),
+            "user_id": user_ids,
+            "team_id": st.text(max_size=5),
+            "channel_id": st.text(max_size=12),
+            "trigger_id": st.text(max_size=20),
+            "response_url": st.just(response_url),
+        },
+    )
 
 
 def encoded(kind: str, body: Any) -> tuple[str, str]:
     """(body, content type) as Slack would send an example of `kind`; junk values are stringified."""
     if kind == "command":
-        return urlencode({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}), \
-            "application/x-www-form-urlencoded"
+        return urlencode(
+            {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+        ), "application/x-www-form-urlencoded"
     if kind == "event":
         return json.dumps(body), "application/json"
     return urlencode({"payload": json.dumps(body)}), "application/x-www-form-urlencoded"
 
 
 def examples(response_url: str) -> dict[str, st.SearchStrategy[Any]]:
-    event = shaped({"type": maybe(st.just("event_callback"))}, {
-        "team_id": st.just("T1"), "api_app_id": st.just("A1"), "event_id": st.text(max_size=10),
-        "challenge": st.text(max_size=10),
-        "event": shaped({"type": maybe(st.just("app_home_opened"))},
-                        {"user": user_ids, "tab": st.sampled_from(["home", "messages"]), "channel": junk}),
-    })
+    event = shaped(
+        {"type": maybe(st.just("event_callback"))},
+        {
+            "team_id": st.just("T1"),
+            "api_app_id": st.just("A1"),
+            "event_id": st.text(max_size=10),
+            "challenge": st.text(max_size=10),
+            "event": shaped(
+                {"type": maybe(st.just("app_home_opened"))},
+                {"user": user_ids, "tab": st.sampled_from(["home", "messages"]), "channel": junk},
+            ),
+        },
+    )
     return {**payload_kinds(response_url), "command": command_form(response_url), "event": event}
 
 
 # (kind, HTTP status) of every fuzzed request, to see that the examples reach the handlers.
 SEEN: Counter[tuple[str, int]] = Counter()
-KINDS = ["block_actions", "view_submission", "view_closed", "block_suggestion", "shortcut", "unknown", "command",
-         "event"]
+KINDS = [
+    "block_actions",
+    "view_submission",
+    "view_closed",
+    "block_suggestion",
+    "shortcut",
+    "unknown",
+    "command",
+    "event",
+]
 
 
 async def _healthy(stack: Stack) -> None:
@@ -294,9 +446,11 @@ async def _healthy(stack: Stack) -> None:
     assert status == 200 and "/access" in text, text
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data(), kind=st.sampled_from(KINDS))
 async def test_random_signed_payloads_never_get_a_500(flaky: Stack, data: st.DataObject, kind: str) -> None:
     body = data.draw(examples(flaky.slack.response_url("fuzz"))[kind], label=kind)

@@ -204,15 +204,27 @@ def test_every_bad_postgresql_privilege_is_reported_with_its_line(runs: dict[str
     assert run.returncode == 2 and run.stdout == ""
     got = [(int(p["line"]), p["path"], p["message"]) for p in run.problems()]
     assert got == [
-        (line_of(PRIVILEGES, "CONECT"), "integrations[1].permissions.read[0]",
-         "unknown privilege or permission 'CONECT'"),
-        (line_of(PRIVILEGES, "USAGE_SEQUENCES"), "integrations[1].permissions.write[2]",
-         "unknown privilege or permission 'USAGE_SEQUENCES'"),
-        (line_of(PRIVILEGES, "schema:SELECT"), "integrations[1].permissions.audit",
-         "SELECT is not a schema privilege (in 'schema:SELECT')"),
+        (
+            line_of(PRIVILEGES, "CONECT"),
+            "integrations[1].permissions.read[0]",
+            "unknown privilege or permission 'CONECT'",
+        ),
+        (
+            line_of(PRIVILEGES, "USAGE_SEQUENCES"),
+            "integrations[1].permissions.write[2]",
+            "unknown privilege or permission 'USAGE_SEQUENCES'",
+        ),
+        (
+            line_of(PRIVILEGES, "schema:SELECT"),
+            "integrations[1].permissions.audit",
+            "SELECT is not a schema privilege (in 'schema:SELECT')",
+        ),
         (line_of(PRIVILEGES, "loop: [loop]"), "integrations[1].permissions.loop", "permission 'loop' refers to itself"),
-        (line_of(PRIVILEGES, "[write, owner]"), "access_flows[1].grants[1].permissions[1]",
-         'integration "pg" has no permission "owner"'),
+        (
+            line_of(PRIVILEGES, "[write, owner]"),
+            "access_flows[1].grants[1].permissions[1]",
+            'integration "pg" has no permission "owner"',
+        ),
     ]
 
 
@@ -335,17 +347,26 @@ def test_every_problem_is_a_single_line() -> None:
             'g.yml:4: groups.owners[0]: "bob@localhost" is not an email address: the domain has no dot',
         ),
         (
-            [("admins: [user:ops@example.com]", "admins: [\"user:ops @example.com\"]")],
+            [("admins: [user:ops@example.com]", 'admins: ["user:ops @example.com"]')],
             'g.yml:1: admins[0]: "ops @example.com" is not an email address: it contains whitespace',
         ),
         (
-            [("    requestors: [group:eng]\n    grants:\n      - {integration", "    requestors: [group:eng]\n"
-              "    grantees: [group:owners, group:nobody]\n    grants:\n      - {integration")],
+            [
+                (
+                    "    requestors: [group:eng]\n    grants:\n      - {integration",
+                    "    requestors: [group:eng]\n"
+                    "    grantees: [group:owners, group:nobody]\n    grants:\n      - {integration",
+                )
+            ],
             'g.yml:21: access_flows[0].grantees[1]: unknown group "nobody"',
         ),
         (
-            [("    requestors: [group:eng]\n    grants:\n      - {integration", "    requestors: [group:eng]\n"
-              "    grantees: [\"user:x@y\"]\n    grants:\n      - {integration")],
+            [
+                (
+                    "    requestors: [group:eng]\n    grants:\n      - {integration",
+                    '    requestors: [group:eng]\n    grantees: ["user:x@y"]\n    grants:\n      - {integration',
+                )
+            ],
             'g.yml:21: access_flows[0].grantees[0]: "x@y" is not an email address: the domain has no dot',
         ),
         (
@@ -410,7 +431,7 @@ def test_env_names_are_checked_where_they_are_written() -> None:
 
     own = "is grantflow's own setting; a script may not receive it"
     assert problems(valid_names) == [
-        f'g.yml:{line_of(valid_names, "REPORTS_API_TOKEN", 2)}: integrations[0].env[1]: '
+        f"g.yml:{line_of(valid_names, 'REPORTS_API_TOKEN', 2)}: integrations[0].env[1]: "
         '"REPORTS_API_TOKEN" is listed twice',
         f'g.yml:{at("GRANTFLOW_ENCRYPTION_KEYS")}: integrations[0].env[2]: "GRANTFLOW_ENCRYPTION_KEYS" {own}',
         f'g.yml:{at("SLACK_BOT_TOKEN")}: integrations[0].env[3]: "SLACK_BOT_TOKEN" {own}',

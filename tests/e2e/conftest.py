@@ -39,8 +39,8 @@ class Stack:
     async def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
         """Run `grantflow` in a thread: the worker shares this event loop and must keep running."""
         proc = await asyncio.to_thread(
-            subprocess.run,[venv_binary("grantflow"), *args], env=self.env, capture_output=True,
-            text=True, timeout=60)
+            subprocess.run, [venv_binary("grantflow"), *args], env=self.env, capture_output=True, text=True, timeout=60
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"grantflow {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
         return proc
@@ -50,8 +50,13 @@ class Stack:
 
     async def temporal(self, *args: str) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(
-            subprocess.run, [venv_binary("temporal"), *args, "--address", self.server.address], env=self.env,
-            capture_output=True, text=True, timeout=60)
+            subprocess.run,
+            [venv_binary("temporal"), *args, "--address", self.server.address],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     async def wait_status(self, request_id: str, want: str, timeout: float = 30) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -64,8 +69,9 @@ class Stack:
             await asyncio.sleep(0.2)
 
 
-async def start_stack(server: DevServer, tmp: Path, config: Path = EXAMPLE_CONFIG,
-                      extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
+async def start_stack(
+    server: DevServer, tmp: Path, config: Path = EXAMPLE_CONFIG, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Stack]:
     state = tmp / "state"
     state.mkdir(parents=True, exist_ok=True)
     env = {

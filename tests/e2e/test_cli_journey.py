@@ -15,9 +15,23 @@ from tests.e2e.conftest import TEST_ENCRYPTION_KEYS, Stack
 from tests.workflows.corpus import HISTORY_ROOT, RECORD_FLAG, current_release, save_history
 from worker import ALL_WORKFLOWS
 
-REQUEST = ["request", "--as", "alice@example.com", "--integration", "reports", "--resource-type", "folder",
-           "--resource", "finance", "--permission", "write", "--duration", "1h",
-           "--justification", "quarter close, ünïcode ok"]
+REQUEST = [
+    "request",
+    "--as",
+    "alice@example.com",
+    "--integration",
+    "reports",
+    "--resource-type",
+    "folder",
+    "--resource",
+    "finance",
+    "--permission",
+    "write",
+    "--duration",
+    "1h",
+    "--justification",
+    "quarter close, ünïcode ok",
+]
 
 
 async def test_cli_journey_with_temporal_cli_signal(stack: Stack, tmp_path: Path) -> None:
@@ -27,11 +41,20 @@ async def test_cli_journey_with_temporal_cli_signal(stack: Stack, tmp_path: Path
     await stack.wait_status(rid, "PENDING_APPROVAL")
 
     # An operator's malformed signal is refused and audited; the workflow stays healthy.
-    bad = await stack.temporal("workflow", "signal", "--workflow-id", wid, "--name", "approve", "--input",
-                         '{"approver": 5}')
+    bad = await stack.temporal(
+        "workflow", "signal", "--workflow-id", wid, "--name", "approve", "--input", '{"approver": 5}'
+    )
     assert bad.returncode == 0, bad.stderr
-    ok = await stack.temporal("workflow", "signal", "--workflow-id", wid, "--name", "approve", "--input",
-                        '{"approver": "bob@example.com", "comment": "fine"}')
+    ok = await stack.temporal(
+        "workflow",
+        "signal",
+        "--workflow-id",
+        wid,
+        "--name",
+        "approve",
+        "--input",
+        '{"approver": "bob@example.com", "comment": "fine"}',
+    )
     assert ok.returncode == 0, ok.stderr
     view = await stack.wait_status(rid, "ACTIVE")
     assert view["approvals"][0]["approver"] == "bob@example.com"
@@ -40,8 +63,18 @@ async def test_cli_journey_with_temporal_cli_signal(stack: Stack, tmp_path: Path
 
     status = await stack.cli_json("status", rid)
     assert status["status"] == "ACTIVE" and status["grants"][0]["resource"] == "finance"
-    assert set(status) >= {"request_id", "status", "requester", "grantee", "grants", "approvals",
-                           "approvals_required", "expires_at", "extensions_used", "status_reason"}
+    assert set(status) >= {
+        "request_id",
+        "status",
+        "requester",
+        "grantee",
+        "grants",
+        "approvals",
+        "approvals_required",
+        "expires_at",
+        "extensions_used",
+        "status_reason",
+    }
     listed = await stack.cli_json("list", "--status", "ACTIVE")
     assert [v["request_id"] for v in listed] == [rid]
 
@@ -61,37 +94,115 @@ async def test_cli_journey_with_temporal_cli_signal(stack: Stack, tmp_path: Path
 
     events = await stack.cli_json("audit", "--request", rid)
     trail = [(e["action"], e["outcome"]) for e in events]
-    for needed in [("request", "ok"), ("approve", "refused"), ("approve", "ok"), ("grant", "ok"),
-                   ("revoke", "refused"), ("revoke_request", "ok"), ("revoke", "ok"), ("revoked", "ok")]:
+    for needed in [
+        ("request", "ok"),
+        ("approve", "refused"),
+        ("approve", "ok"),
+        ("grant", "ok"),
+        ("revoke", "refused"),
+        ("revoke_request", "ok"),
+        ("revoke", "ok"),
+        ("revoked", "ok"),
+    ]:
         assert needed in trail, (needed, trail)
     assert any("malformed approve payload" in e["reason"] for e in events)
 
     # Record this history and replay it with the current workflow code: non-determinism fails here.
     history = await stack.client.get_workflow_handle(wid).fetch_history()
     await Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(TEST_ENCRYPTION_KEYS)).replay_workflow(
-        history)
+        history
+    )
     (tmp_path / "journey.json").write_text(history.to_json())
     if RECORD_FLAG.exists():
-        save_history(HISTORY_ROOT / current_release(), "cli_journey", history.to_json(),
-                     "CLI journey on the dev server (example config): malformed approve signal from the temporal "
-                     "CLI, approval, refused revoke, revoke by the requester")
+        save_history(
+            HISTORY_ROOT / current_release(),
+            "cli_journey",
+            history.to_json(),
+            "CLI journey on the dev server (example config): malformed approve signal from the temporal "
+            "CLI, approval, refused revoke, revoke by the requester",
+        )
     assert WorkflowHistory.from_json(wid, (tmp_path / "journey.json").read_text()).events
 
 
 async def test_cli_bad_input_is_one_line_and_exit_2(stack: Stack) -> None:
     cases = [
-        (["request", "--as", "alice@example.com", "--integration", "nope", "--resource-type", "folder",
-          "--resource", "x", "--permission", "read", "--duration", "1h", "--justification", "j"],
-         'unknown integration "nope"'),
+        (
+            [
+                "request",
+                "--as",
+                "alice@example.com",
+                "--integration",
+                "nope",
+                "--resource-type",
+                "folder",
+                "--resource",
+                "x",
+                "--permission",
+                "read",
+                "--duration",
+                "1h",
+                "--justification",
+                "j",
+            ],
+            'unknown integration "nope"',
+        ),
         ([*REQUEST[:-4], "--duration", "99h", "--justification", "j"], "over the flow's maximum"),
         ([*REQUEST[:-4], "--duration", "9x", "--justification", "j"], '"9x" is not a duration'),
         ([*REQUEST[:-2]], "a justification is required"),
-        (["request", "--as", "nobody@example.com", "--integration", "reports", "--resource-type", "folder",
-          "--resource", "finance", "--permission", "read", "--duration", "1h"], "not a requestor"),
-        (["request", "--as", "alice@example.com", "--integration", "reports", "--resource-type", "folder",
-          "--resource", "hr", "--permission", "read", "--duration", "1h"], 'unknown folder "hr"'),
-        (["request", "--as", "alice@example.com", "--integration", "reports", "--resource-type", "folder",
-          "--resource", "finance", "--permission", "delete", "--duration", "1h"], 'unknown permission "delete"'),
+        (
+            [
+                "request",
+                "--as",
+                "nobody@example.com",
+                "--integration",
+                "reports",
+                "--resource-type",
+                "folder",
+                "--resource",
+                "finance",
+                "--permission",
+                "read",
+                "--duration",
+                "1h",
+            ],
+            "not a requestor",
+        ),
+        (
+            [
+                "request",
+                "--as",
+                "alice@example.com",
+                "--integration",
+                "reports",
+                "--resource-type",
+                "folder",
+                "--resource",
+                "hr",
+                "--permission",
+                "read",
+                "--duration",
+                "1h",
+            ],
+            'unknown folder "hr"',
+        ),
+        (
+            [
+                "request",
+                "--as",
+                "alice@example.com",
+                "--integration",
+                "reports",
+                "--resource-type",
+                "folder",
+                "--resource",
+                "finance",
+                "--permission",
+                "delete",
+                "--duration",
+                "1h",
+            ],
+            'unknown permission "delete"',
+        ),
         (["status", "doesnotexist"], "unknown request id doesnotexist"),
         (["approve", "doesnotexist", "--as", "bob@example.com"], "unknown request id"),
         (["list", "--status", "SLEEPING"], 'unknown status "SLEEPING"'),
@@ -104,8 +215,7 @@ async def test_cli_bad_input_is_one_line_and_exit_2(stack: Stack) -> None:
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert await stack.cli_json("list") == []
     refusals = await stack.facade.audit()
-    assert any(e.action == "request" and e.outcome == "refused" and "not a requestor" in e.reason
-               for e in refusals)
+    assert any(e.action == "request" and e.outcome == "refused" and "not a requestor" in e.reason for e in refusals)
 
 
 async def test_updates_answer_at_once(stack: Stack) -> None:
@@ -115,8 +225,10 @@ async def test_updates_answer_at_once(stack: Stack) -> None:
     out = await stack.cli_json(*REQUEST)
     rid = out["request_id"]
     await stack.wait_status(rid, "PENDING_APPROVAL")
-    for actor, reason in [("mallory@example.com", "mallory@example.com is not an approver for this flow"),
-                          ("alice@example.com", "you cannot approve your own request")]:
+    for actor, reason in [
+        ("mallory@example.com", "mallory@example.com is not an approver for this flow"),
+        ("alice@example.com", "you cannot approve your own request"),
+    ]:
         try:
             await stack.facade.approve(rid, actor)
         except Refused as exc:

@@ -25,8 +25,10 @@ def demo_admin_dsn(pg_server: PgServer) -> str:
     """What `grantflow dev` hands the worker: a non-superuser CREATEROLE owner of the demo database."""
     dsn = ensure_demo_admin(pg_server.admin_dsn)
     with psycopg.connect(dsn) as conn:
-        assert conn.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user"
-                            ).fetchone() == (False, True)
+        assert conn.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user").fetchone() == (
+            False,
+            True,
+        )
     return dsn
 
 
@@ -62,12 +64,27 @@ def gf_roles(admin_dsn: str) -> set[str]:
         return {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'gf\\_%'")}
 
 
-async def test_postgres_role_lifecycle_and_history_has_no_secret(pg_stack: Stack, pg_server: PgServer,
-                                                                 demo_admin_dsn: str) -> None:
+async def test_postgres_role_lifecycle_and_history_has_no_secret(
+    pg_stack: Stack, pg_server: PgServer, demo_admin_dsn: str
+) -> None:
     st = pg_stack
-    out = await st.cli_json("request", "--as", "alice@example.com", "--integration", "demo-postgres",
-                            "--resource-type", "database", "--resource", "orders", "--permission", "read",
-                            "--duration", "1h", "--justification", "debug an order")
+    out = await st.cli_json(
+        "request",
+        "--as",
+        "alice@example.com",
+        "--integration",
+        "demo-postgres",
+        "--resource-type",
+        "database",
+        "--resource",
+        "orders",
+        "--permission",
+        "read",
+        "--duration",
+        "1h",
+        "--justification",
+        "debug an order",
+    )
     rid, wid = out["request_id"], out["workflow_id"]
     await st.cli("approve", rid, "--as", "bob@example.com", check=True)
     await st.wait_status(rid, "ACTIVE")
@@ -99,8 +116,9 @@ async def test_postgres_role_lifecycle_and_history_has_no_secret(pg_stack: Stack
     runner = await start_codec_server(EncryptionCodec(parse_keys(TEST_ENCRYPTION_KEYS)), "127.0.0.1", free_port())
     try:
         port = runner.addresses[0][1]
-        shown = await st.temporal("workflow", "show", "--workflow-id", wid, "--output", "json",
-                                  "--codec-endpoint", f"http://127.0.0.1:{port}")
+        shown = await st.temporal(
+            "workflow", "show", "--workflow-id", wid, "--output", "json", "--codec-endpoint", f"http://127.0.0.1:{port}"
+        )
     finally:
         await runner.cleanup()
     assert shown.returncode == 0, shown.stderr
@@ -113,18 +131,27 @@ async def test_postgres_role_lifecycle_and_history_has_no_secret(pg_stack: Stack
             assert admin_password not in text
 
 
-@pytest.mark.parametrize("resource_type,resource,reason", [
-    ("table", "orders.public.nope", "nope"),
-    ("table", 'orders"; DROP TABLE customers;--', "DROP TABLE"),
-    ("database", "nosuchdb", "nosuchdb"),
-])
+@pytest.mark.parametrize(
+    "resource_type,resource,reason",
+    [
+        ("table", "orders.public.nope", "nope"),
+        ("table", 'orders"; DROP TABLE customers;--', "DROP TABLE"),
+        ("database", "nosuchdb", "nosuchdb"),
+    ],
+)
 async def test_postgres_bad_resource_fails_the_request_and_leaves_nothing(
-        pg_stack: Stack, pg_server: PgServer, demo_admin_dsn: str, resource_type: str, resource: str,
-        reason: str) -> None:
+    pg_stack: Stack, pg_server: PgServer, demo_admin_dsn: str, resource_type: str, resource: str, reason: str
+) -> None:
     before = gf_roles(pg_server.admin_dsn)
-    spec = pg_stack.facade.build_spec(requester="alice@example.com", integration="demo-postgres",
-                                      resource_type=resource_type, resources=[resource], permission="read",
-                                      duration="1h", justification="bad input")
+    spec = pg_stack.facade.build_spec(
+        requester="alice@example.com",
+        integration="demo-postgres",
+        resource_type=resource_type,
+        resources=[resource],
+        permission="read",
+        duration="1h",
+        justification="bad input",
+    )
     sub = await pg_stack.facade.submit(spec)
     await pg_stack.facade.approve(sub.request_id, "bob@example.com")
     view = await pg_stack.wait_status(sub.request_id, "FAILED", timeout=60)
@@ -141,12 +168,20 @@ async def test_postgres_bad_resource_fails_the_request_and_leaves_nothing(
 
 
 def login(access: dict[str, Any]) -> psycopg.Connection[Any]:
-    return psycopg.connect(host=access["host"], port=int(access["port"]), dbname=access["database"],
-                           user=access["user"], password=access["password"], autocommit=True, connect_timeout=5)
+    return psycopg.connect(
+        host=access["host"],
+        port=int(access["port"]),
+        dbname=access["database"],
+        user=access["user"],
+        password=access["password"],
+        autocommit=True,
+        connect_timeout=5,
+    )
 
 
-async def granted(st: Stack, requester: str, approver: str, permission: str, resource_type: str,
-                  *resources: str) -> tuple[str, dict[str, dict[str, Any]]]:
+async def granted(
+    st: Stack, requester: str, approver: str, permission: str, resource_type: str, *resources: str
+) -> tuple[str, dict[str, dict[str, Any]]]:
     args = ["request", "--as", requester, "--integration", "demo-postgres", "--resource-type", resource_type]
     for r in resources:
         args += ["--resource", r]
@@ -160,8 +195,9 @@ async def granted(st: Stack, requester: str, approver: str, permission: str, res
 
 async def test_every_password_of_a_two_table_request_logs_in(pg_stack: Stack, pg_server: PgServer) -> None:
     st = pg_stack
-    rid, details = await granted(st, "alice@example.com", "bob@example.com", "read", "table",
-                                 "orders.public.customers", "orders.public.orders")
+    rid, details = await granted(
+        st, "alice@example.com", "bob@example.com", "read", "table", "orders.public.customers", "orders.public.orders"
+    )
     assert len(details) == 2
     for key, access in details.items():
         with login(access) as conn:  # each item's password, not only the last one set
@@ -186,8 +222,9 @@ async def test_example_permissions_do_what_they_say(pg_stack: Stack, pg_server: 
             conn.execute("INSERT INTO customers (name, email) VALUES ('r', 'read@example.com')")
 
     with login(write_access) as conn:  # `id serial`: INSERT needs the sequence too
-        new_id = conn.execute("INSERT INTO customers (name, email) VALUES ('w', 'write-journey@example.com') "
-                              "RETURNING id").fetchone()[0]
+        new_id = conn.execute(
+            "INSERT INTO customers (name, email) VALUES ('w', 'write-journey@example.com') RETURNING id"
+        ).fetchone()[0]
         assert conn.execute("UPDATE customers SET name = 'w2' WHERE id = %s", (new_id,)).rowcount == 1
         conn.execute("DELETE FROM customers WHERE id = %s", (new_id,))
         with pytest.raises(psycopg.errors.InsufficientPrivilege):

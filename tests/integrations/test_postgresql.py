@@ -34,28 +34,42 @@ def make_driver(**overrides: Any) -> PostgresIntegrationDriver:
     return PostgresIntegrationDriver(PostgresIntegration.model_validate(cfg))
 
 
-def ctx(resource: str, permission: str = "read", resource_type: str = "table", *,
-        grantee: str = "alice@example.com", request_id: str | None = None,
-        expires_in: timedelta = timedelta(hours=1)) -> GrantContext:
+def ctx(
+    resource: str,
+    permission: str = "read",
+    resource_type: str = "table",
+    *,
+    grantee: str = "alice@example.com",
+    request_id: str | None = None,
+    expires_in: timedelta = timedelta(hours=1),
+) -> GrantContext:
     return GrantContext(
         request_id=request_id or f"req{next(_ids):04d}",
         requester=grantee,
         grantee=grantee,
-        item=GrantItem(integration="demo-postgres", resource_type=resource_type, resource=resource,
-                       permission=permission),
+        item=GrantItem(
+            integration="demo-postgres", resource_type=resource_type, resource=resource, permission=permission
+        ),
         expires_at=datetime.now(UTC) + expires_in,
     )
 
 
 async def login(details: dict[str, Any]) -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(
-        host=details["host"], port=details["port"], dbname=details["database"], user=details["user"],
-        password=details["password"], autocommit=True, connect_timeout=5)
+        host=details["host"],
+        port=details["port"],
+        dbname=details["database"],
+        user=details["user"],
+        password=details["password"],
+        autocommit=True,
+        connect_timeout=5,
+    )
 
 
 async def admin(database: str = "orders") -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(
-        psycopg.conninfo.make_conninfo(os.environ[DSN_ENV], dbname=database), autocommit=True)
+        psycopg.conninfo.make_conninfo(os.environ[DSN_ENV], dbname=database), autocommit=True
+    )
 
 
 async def role_exists(role: str) -> bool:
@@ -116,8 +130,9 @@ async def test_read_grant_allows_select_not_insert(driver: PostgresIntegrationDr
     details = await driver.grant(c)
     assert details["user"] == role_name(c.grantee, c.request_id)
     assert details["database"] == "orders"
-    assert details["psql"] == (f'psql "postgresql://{details["user"]}:{details["password"]}@'
-                               f'{details["host"]}:{details["port"]}/orders"')
+    assert details["psql"] == (
+        f'psql "postgresql://{details["user"]}:{details["password"]}@{details["host"]}:{details["port"]}/orders"'
+    )
     assert details["expires_at"] == c.expires_at.isoformat()
     async with await login(details) as conn:
         rows = await (await conn.execute("SELECT count(*) FROM public.customers")).fetchone()
@@ -195,8 +210,9 @@ async def test_extend_moves_expiry_and_keeps_open_sessions(driver: PostgresInteg
         await driver.extend(later)
         await session.execute("SELECT count(*) FROM customers")
         async with await admin("postgres") as conn:
-            row = await (await conn.execute("SELECT rolvaliduntil FROM pg_roles WHERE rolname = %s",
-                                            (details["user"],))).fetchone()
+            row = await (
+                await conn.execute("SELECT rolvaliduntil FROM pg_roles WHERE rolname = %s", (details["user"],))
+            ).fetchone()
         assert row is not None and row[0] == later.expires_at
     async with await login(details) as again:  # the password is unchanged
         await again.execute("SELECT 1")
@@ -228,9 +244,11 @@ async def test_revoke_ends_sessions_drops_objects_and_role(driver: PostgresInteg
         await login(details)
     assert not await role_exists(details["user"])
     async with await admin() as conn:
-        row = await (await conn.execute(
-            "SELECT tableowner FROM pg_tables WHERE schemaname = 'analytics' AND tablename = 'dave_scratch'"
-        )).fetchone()
+        row = await (
+            await conn.execute(
+                "SELECT tableowner FROM pg_tables WHERE schemaname = 'analytics' AND tablename = 'dave_scratch'"
+            )
+        ).fetchone()
         assert row is None  # dropped with the role, not handed to the admin
     async with await login(bystander) as conn:
         await conn.execute("SELECT 1 FROM customers")
@@ -338,8 +356,7 @@ async def test_unreachable_server_is_retryable_and_hides_the_password(
     assert err2.value.retryable
 
 
-async def test_wrong_admin_password_does_not_leak(pg_server: PgServer,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_wrong_admin_password_does_not_leak(pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
     dsn = f"postgresql://postgres:not-the-password@127.0.0.1:{pg_server.port}/postgres"
     monkeypatch.setenv("GF_TEST_PG_BAD", dsn)
     d = make_driver(dsn_env="GF_TEST_PG_BAD")
@@ -369,8 +386,7 @@ async def test_list_resources_honours_include_and_exclude() -> None:
         await make_driver(resource_types=["database"]).list_resources("table")
 
 
-async def test_concurrent_grants_for_one_request_share_one_working_password(
-        driver: PostgresIntegrationDriver) -> None:
+async def test_concurrent_grants_for_one_request_share_one_working_password(driver: PostgresIntegrationDriver) -> None:
     seed = b"s" * 32
     a = ctx("orders.customers", "read", request_id="concurrent1").model_copy(update={"secret_seed": seed})
     b = ctx("orders.orders", "read", request_id="concurrent1").model_copy(update={"secret_seed": seed})
@@ -460,20 +476,24 @@ async def plant(details: dict[str, Any]) -> None:
         await conn.execute("CREATE VIEW public.loot_view AS SELECT * FROM public.loot")
         await conn.execute(
             "CREATE FUNCTION public.steal() RETURNS text LANGUAGE sql SECURITY DEFINER AS "
-            "$$ SELECT string_agg(rolname || ':' || coalesce(rolpassword, ''), ',') FROM pg_authid $$")
+            "$$ SELECT string_agg(rolname || ':' || coalesce(rolpassword, ''), ',') FROM pg_authid $$"
+        )
         await conn.execute("GRANT EXECUTE ON FUNCTION public.steal() TO PUBLIC")
         await conn.execute("GRANT SELECT ON public.loot, public.loot_view TO PUBLIC")
         # A trojan: its function would run as whoever writes to customers next, e.g. the admin.
-        await conn.execute("CREATE FUNCTION public.trojan() RETURNS trigger LANGUAGE plpgsql AS "
-                           "$$ BEGIN RETURN NEW; END $$")
-        await conn.execute("CREATE TRIGGER trojan BEFORE INSERT ON public.customers "
-                           "FOR EACH ROW EXECUTE FUNCTION public.trojan()")
+        await conn.execute(
+            "CREATE FUNCTION public.trojan() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$"
+        )
+        await conn.execute(
+            "CREATE TRIGGER trojan BEFORE INSERT ON public.customers FOR EACH ROW EXECUTE FUNCTION public.trojan()"
+        )
 
 
 async def triggers_on_customers() -> list[str]:
     async with await admin() as conn:
-        cur = await conn.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.customers'::regclass "
-                                 "AND NOT tgisinternal")
+        cur = await conn.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.customers'::regclass AND NOT tgisinternal"
+        )
         return [r[0] for r in await cur.fetchall()]
 
 
@@ -511,16 +531,22 @@ async def test_keep_objects_hands_them_to_a_powerless_role_defused(mallory: str)
         async with await admin() as conn:
             cur = await conn.execute(
                 "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
-                "WHERE c.relname IN ('loot', 'loot_view') ORDER BY 1")
+                "WHERE c.relname IN ('loot', 'loot_view') ORDER BY 1"
+            )
             assert await cur.fetchall() == [("loot", "grantflow_orphans"), ("loot_view", "grantflow_orphans")]
-            cur = await conn.execute("SELECT proname, pg_get_userbyid(proowner), prosecdef FROM pg_proc "
-                                     "WHERE proname IN ('steal', 'trojan') ORDER BY 1")
-            assert await cur.fetchall() == [("steal", "grantflow_orphans", False),
-                                            ("trojan", "grantflow_orphans", False)]
+            cur = await conn.execute(
+                "SELECT proname, pg_get_userbyid(proowner), prosecdef FROM pg_proc "
+                "WHERE proname IN ('steal', 'trojan') ORDER BY 1"
+            )
+            assert await cur.fetchall() == [
+                ("steal", "grantflow_orphans", False),
+                ("trojan", "grantflow_orphans", False),
+            ]
             cur = await conn.execute(
                 "SELECT rolcanlogin, rolinherit, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, "
                 "rolreplication, (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid) "
-                "FROM pg_roles r WHERE rolname = 'grantflow_orphans'")
+                "FROM pg_roles r WHERE rolname = 'grantflow_orphans'"
+            )
             assert await cur.fetchone() == (False, False, False, False, False, False, False, 0)
         async with await psycopg.AsyncConnection.connect(mallory, autocommit=True) as conn:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -564,9 +590,18 @@ async def test_grant_activity_items_and_retries_agree_on_the_password(tmp_path: 
     vault = SecretVault(store, "t1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
     acts = GrantActivities(ConfigSource(config), tmp_path, vault)
     expires = datetime.now(UTC) + timedelta(hours=1)
-    ops = [ItemOp(request_id="seedwire1", requester="alice@example.com", grantee="alice@example.com",
-                  item=GrantItem(integration="demo-postgres", resource_type="table", resource=f"orders.{t}",
-                                 permission="read"), expires_at=expires) for t in ("customers", "orders")]
+    ops = [
+        ItemOp(
+            request_id="seedwire1",
+            requester="alice@example.com",
+            grantee="alice@example.com",
+            item=GrantItem(
+                integration="demo-postgres", resource_type="table", resource=f"orders.{t}", permission="read"
+            ),
+            expires_at=expires,
+        )
+        for t in ("customers", "orders")
+    ]
     env = ActivityEnvironment()
     try:
         for op in (*ops, ops[0]):  # the last one: the worker died after granting and the activity retries
@@ -575,8 +610,13 @@ async def test_grant_activity_items_and_retries_agree_on_the_password(tmp_path: 
         assert len(shown) == 2
         for details in shown.values():
             async with await psycopg.AsyncConnection.connect(
-                    host=details["host"], port=int(details["port"]), dbname=details["database"],
-                    user=details["user"], password=details["password"], autocommit=True) as conn:
+                host=details["host"],
+                port=int(details["port"]),
+                dbname=details["database"],
+                user=details["user"],
+                password=details["password"],
+                autocommit=True,
+            ) as conn:
                 await conn.execute("SELECT 1 FROM customers")
                 await conn.execute("SELECT 1 FROM orders")
     finally:
@@ -643,7 +683,7 @@ async def wait_logged(
 def psql_url(details: dict[str, Any]) -> str:
     line: str = details["psql"]
     assert line.startswith('psql "') and line.endswith('"')
-    return line[len('psql "'):-1]
+    return line[len('psql "') : -1]
 
 
 async def test_psql_line_connects_over_tcp(driver: PostgresIntegrationDriver) -> None:
@@ -653,11 +693,12 @@ async def test_psql_line_connects_over_tcp(driver: PostgresIntegrationDriver) ->
         assert row is not None and row[0] == details["user"]
 
 
-async def test_psql_line_connects_over_a_unix_socket(pg_server: PgServer,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_psql_line_connects_over_a_unix_socket(pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
     socket_dir = str(pg_server.socket_dir)
-    monkeypatch.setenv("GF_TEST_PG_SOCKET", f"host={socket_dir} port={pg_server.port} user=postgres "
-                                            f"password={pg_server.password} dbname=postgres")
+    monkeypatch.setenv(
+        "GF_TEST_PG_SOCKET",
+        f"host={socket_dir} port={pg_server.port} user=postgres password={pg_server.password} dbname=postgres",
+    )
     d = make_driver(dsn_env="GF_TEST_PG_SOCKET")
     details = await d.grant(ctx("orders.customers"))
     try:
@@ -675,8 +716,10 @@ async def test_psql_line_connects_over_a_unix_socket(pg_server: PgServer,
 
 
 async def test_a_stuck_revoke_does_not_hold_up_another_roles_revoke(driver: PostgresIntegrationDriver) -> None:
-    stuck, free = ctx("orders.customers", grantee="stuck@example.com"), ctx("orders.customers",
-                                                                            grantee="free@example.com")
+    stuck, free = (
+        ctx("orders.customers", grantee="stuck@example.com"),
+        ctx("orders.customers", grantee="free@example.com"),
+    )
     await driver.grant(stuck)
     await driver.grant(free)
     stuck_role = role_name(stuck.grantee, stuck.request_id)

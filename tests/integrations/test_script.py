@@ -28,35 +28,61 @@ from grantflow.storage.vault import SecretVault
 PY = sys.executable
 
 
-def driver(tmp_path: Path, grant: list[str], revoke: list[str] | None = None, timeout: int = 5,
-           extend: list[str] | None = None, env: list[str] | None = None,
-           list_resources: list[str] | None = None) -> ScriptIntegrationDriver:
-    cfg = ScriptIntegration.model_validate({
-        "id": "t", "type": "script", "timeout": timeout, "grant": grant, "revoke": revoke or [PY, "-c", "pass"],
-        "extend": extend, "resource_types": [{"id": "folder", "resources": ["a"], "permissions": ["read"]}],
-        "env": env or [], "list_resources": list_resources,
-    })
+def driver(
+    tmp_path: Path,
+    grant: list[str],
+    revoke: list[str] | None = None,
+    timeout: int = 5,
+    extend: list[str] | None = None,
+    env: list[str] | None = None,
+    list_resources: list[str] | None = None,
+) -> ScriptIntegrationDriver:
+    cfg = ScriptIntegration.model_validate(
+        {
+            "id": "t",
+            "type": "script",
+            "timeout": timeout,
+            "grant": grant,
+            "revoke": revoke or [PY, "-c", "pass"],
+            "extend": extend,
+            "resource_types": [{"id": "folder", "resources": ["a"], "permissions": ["read"]}],
+            "env": env or [],
+            "list_resources": list_resources,
+        }
+    )
     return ScriptIntegrationDriver(cfg, tmp_path, tmp_path / "state")
 
 
 def ctx(resource: str = "a") -> GrantContext:
-    return GrantContext(request_id="r1", requester="alice@example.com", grantee="bob@example.com",
-                        item=GrantItem(integration="t", resource_type="folder", resource=resource, permission="read"),
-                        expires_at=datetime(2030, 1, 1, tzinfo=UTC))
+    return GrantContext(
+        request_id="r1",
+        requester="alice@example.com",
+        grantee="bob@example.com",
+        item=GrantItem(integration="t", resource_type="folder", resource=resource, permission="read"),
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
 
 
 async def test_placeholders_are_single_arguments_and_no_shell_runs(tmp_path: Path) -> None:
-    echo = [PY, "-c", "import json,sys; print(json.dumps(sys.argv[1:]))",
-            "{grantee}", "{resource}", "{permission}", "{request_id}", "{expires_at}", "x{resource_type}y"]
+    echo = [
+        PY,
+        "-c",
+        "import json,sys; print(json.dumps(sys.argv[1:]))",
+        "{grantee}",
+        "{resource}",
+        "{permission}",
+        "{request_id}",
+        "{expires_at}",
+        "x{resource_type}y",
+    ]
     hostile = "a; touch pwned; $(touch pwned2) `touch pwned3`"
     details = await driver(tmp_path, echo).grant(ctx(hostile))
-    assert details == {"output": ["bob@example.com", hostile, "read", "r1", "2030-01-01T00:00:00+00:00",
-                                  "xfoldery"]}
+    assert details == {"output": ["bob@example.com", hostile, "read", "r1", "2030-01-01T00:00:00+00:00", "xfoldery"]}
     assert not list(tmp_path.glob("pwned*"))
 
 
 async def test_stdout_json_object_is_the_access_details(tmp_path: Path) -> None:
-    d = driver(tmp_path, [PY, "-c", "print('{\"path\": \"/srv/a\"}')"])
+    d = driver(tmp_path, [PY, "-c", 'print(\'{"path": "/srv/a"}\')'])
     assert await d.grant(ctx()) == {"path": "/srv/a"}
     text = driver(tmp_path, [PY, "-c", "print('mounted at /srv/a')"])
     assert await text.grant(ctx()) == {"output": "mounted at /srv/a"}
@@ -120,7 +146,8 @@ def worker_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.mark.parametrize("action", ["grant", "extend", "revoke", "list"])
 async def test_commands_see_only_the_base_and_listed_environment(
-        tmp_path: Path, worker_env: dict[str, str], action: str) -> None:
+    tmp_path: Path, worker_env: dict[str, str], action: str
+) -> None:
     seen = tmp_path / "env.json"
     dump = [PY, "-c", f"import json, os; open({str(seen)!r}, 'w').write(json.dumps(dict(os.environ)))"]
     d = driver(tmp_path, dump, revoke=dump, extend=dump, list_resources=dump, env=["REPORTS_TOKEN", "REPORTS_UNSET"])
@@ -137,8 +164,14 @@ async def test_commands_see_only_the_base_and_listed_environment(
 
 
 def test_grantflows_own_settings_never_pass_even_if_listed(tmp_path: Path) -> None:
-    worker = {"PATH": "/bin", "GRANTFLOW_ENCRYPTION_KEYS": "k", "SLACK_BOT_TOKEN": "t", "DATABASE_URL": "d",
-              "TEMPORAL_TLS_KEY": "x", "REPORTS_TOKEN": "r"}
+    worker = {
+        "PATH": "/bin",
+        "GRANTFLOW_ENCRYPTION_KEYS": "k",
+        "SLACK_BOT_TOKEN": "t",
+        "DATABASE_URL": "d",
+        "TEMPORAL_TLS_KEY": "x",
+        "REPORTS_TOKEN": "r",
+    }
     listed = ["GRANTFLOW_ENCRYPTION_KEYS", "SLACK_BOT_TOKEN", "DATABASE_URL", "TEMPORAL_TLS_KEY", "REPORTS_TOKEN"]
     env = script_environment(listed, tmp_path, worker)
     assert env == {"PATH": "/bin", "REPORTS_TOKEN": "r", "GRANTFLOW_STATE_DIR": str(tmp_path.resolve())}
@@ -150,8 +183,12 @@ async def test_without_env_a_command_gets_only_the_base(tmp_path: Path, worker_e
 
 
 async def test_stderr_in_the_reason_is_masked_and_cut_to_its_tail(tmp_path: Path, worker_env: dict[str, str]) -> None:
-    noisy = [PY, "-c", "import os, sys; t = os.environ['REPORTS_TOKEN']; "
-                       "sys.stderr.write(f'token {t} refused ' + 'x' * 2000 + f' (sent {t}) MARKER-END'); sys.exit(2)"]
+    noisy = [
+        PY,
+        "-c",
+        "import os, sys; t = os.environ['REPORTS_TOKEN']; "
+        "sys.stderr.write(f'token {t} refused ' + 'x' * 2000 + f' (sent {t}) MARKER-END'); sys.exit(2)",
+    ]
     with pytest.raises(IntegrationError) as info:
         await driver(tmp_path, noisy, env=["REPORTS_TOKEN"]).grant(ctx())
     message = str(info.value)
@@ -195,8 +232,9 @@ def grant_activities(tmp_path: Path, code: str, vault: bool) -> tuple[GrantActiv
 
 def op() -> ItemOp:
     c = ctx()
-    return ItemOp(request_id=c.request_id, requester=c.requester, grantee=c.grantee, item=c.item,
-                  expires_at=c.expires_at)
+    return ItemOp(
+        request_id=c.request_id, requester=c.requester, grantee=c.grantee, item=c.item, expires_at=c.expires_at
+    )
 
 
 PRINTS = "import json; print(json.dumps({'api_key': 'MARKER-1', 'hosts': ['a', 'b'], 'note': 'hi'}))"

@@ -15,14 +15,22 @@ from mcp.types import CallToolResult, TextContent
 from grantflow.storage.store import Store
 from tests.conftest import ROOT, venv_binary
 
-TOOLS = {"suggest_access", "list_requestable", "request_access", "my_requests", "request_status",
-         "extend_access", "revoke_access"}
+TOOLS = {
+    "suggest_access",
+    "list_requestable",
+    "request_access",
+    "my_requests",
+    "request_status",
+    "extend_access",
+    "revoke_access",
+}
 
 
 @asynccontextmanager
 async def session(env: dict[str, str], user: str) -> AsyncIterator[Client]:
-    params = StdioServerParameters(command=venv_binary("grantflow"), args=["mcp"], cwd=str(ROOT),
-                                   env={**env, "GRANTFLOW_MCP_USER": user})
+    params = StdioServerParameters(
+        command=venv_binary("grantflow"), args=["mcp"], cwd=str(ROOT), env={**env, "GRANTFLOW_MCP_USER": user}
+    )
     async with Client(params, read_timeout_seconds=60) as client:
         yield client
 
@@ -80,16 +88,28 @@ async def test_not_allowed_is_refused_and_nothing_starts(stack: dict[str, str]) 
     store = Store(stack["DATABASE_URL"])
     async with session(stack, "erin@example.com") as client:
         before = len(store.list_requests(person="erin@example.com"))
-        refused = await client.call_tool("request_access", {"integration": "files", "resource_type": "folder",
-                                                            "resources": ["alpha"], "permission": "write",
-                                                            "justification": "please"})
+        refused = await client.call_tool(
+            "request_access",
+            {
+                "integration": "files",
+                "resource_type": "folder",
+                "resources": ["alpha"],
+                "permission": "write",
+                "justification": "please",
+            },
+        )
         assert refused.is_error and "refused: no access flow lets erin@example.com request" in text(refused)
-        unknown = await client.call_tool("request_access", {"integration": "files", "resource_type": "folder",
-                                                            "resources": ["nope"], "permission": "read"})
+        unknown = await client.call_tool(
+            "request_access",
+            {"integration": "files", "resource_type": "folder", "resources": ["nope"], "permission": "read"},
+        )
         assert unknown.is_error and 'unknown folder "nope"' in text(unknown)
         missing = await client.call_tool("request_access", {"integration": "files"})
         assert missing.is_error and "missing resource_type, permission, resources" in text(missing)
-        for goal, message in (("", "say what you need"), ("x" * 10_000, "at most 2000"),):
+        for goal, message in (
+            ("", "say what you need"),
+            ("x" * 10_000, "at most 2000"),
+        ):
             bad = await client.call_tool("suggest_access", {"goal": goal})
             assert bad.is_error and message in text(bad)
         goal = "🔑 földer \uff47\uff41\uff4d\uff4d\uff41 読む"  # fullwidth "gamma"
@@ -102,10 +122,20 @@ async def test_not_allowed_is_refused_and_nothing_starts(stack: dict[str, str]) 
 
 async def test_identity_in_no_flow_gets_a_clear_tool_error(stack: dict[str, str]) -> None:
     async with session(stack, "bob@example.com") as client:
-        for tool, args in (("suggest_access", {"goal": "read alpha"}), ("list_requestable", {}),
-                           ("request_access", {"integration": "files", "resource_type": "folder",
-                                               "resources": ["alpha"], "permission": "read",
-                                               "justification": "x"})):
+        for tool, args in (
+            ("suggest_access", {"goal": "read alpha"}),
+            ("list_requestable", {}),
+            (
+                "request_access",
+                {
+                    "integration": "files",
+                    "resource_type": "folder",
+                    "resources": ["alpha"],
+                    "permission": "read",
+                    "justification": "x",
+                },
+            ),
+        ):
             result = await client.call_tool(tool, args)
             assert result.is_error, tool
             assert "bob@example.com is not a requestor in any access flow" in text(result), text(result)
@@ -136,8 +166,11 @@ async def test_a_grantee_outside_the_flow_or_a_bad_email_is_a_tool_error(stack: 
         assert 'access flow "Gamma for seniors (automatic)" may not grant access to mallory@example.com' in text(
             outsider
         )
-        for bad, why in (("../../x@example.com", "it contains a slash"), ("x@y", "the domain has no dot"),
-                         ("x y@example.com", "it contains whitespace")):
+        for bad, why in (
+            ("../../x@example.com", "it contains a slash"),
+            ("x@y", "the domain has no dot"),
+            ("x y@example.com", "it contains whitespace"),
+        ):
             refused = await client.call_tool("request_access", {**gamma, "on_behalf_of": bad})
             assert refused.is_error and why in text(refused), text(refused)
         colleague = data(await client.call_tool("request_access", {**gamma, "on_behalf_of": "frank@example.com"}))

@@ -56,14 +56,29 @@ def write_config(folder: Path) -> Path:
     """The test catalog, plus a PostgreSQL integration that seniors get without approval, and an admin channel."""
     data = yaml.safe_load(TEST_CONFIG.read_text())
     data["admin_channel"] = ADMIN_CHANNEL
-    data["integrations"].append({"id": "pg", "type": "postgresql", "name": "Test PostgreSQL", "dsn_env": DSN_ENV,
-                                 "resource_types": ["database"]})
-    data["access_flows"].append({
-        "id": "pg-auto", "name": "Seniors read the test database", "requestors": ["group:seniors"],
-        "grants": [{"integration": "pg", "resource_types": ["database"], "resources": ["orders"],
-                    "permissions": ["read"]}],
-        "approvals_required": 0, "max_duration": "1d", "default_duration": "2h", "justification_required": False,
-    })
+    data["integrations"].append(
+        {
+            "id": "pg",
+            "type": "postgresql",
+            "name": "Test PostgreSQL",
+            "dsn_env": DSN_ENV,
+            "resource_types": ["database"],
+        }
+    )
+    data["access_flows"].append(
+        {
+            "id": "pg-auto",
+            "name": "Seniors read the test database",
+            "requestors": ["group:seniors"],
+            "grants": [
+                {"integration": "pg", "resource_types": ["database"], "resources": ["orders"], "permissions": ["read"]}
+            ],
+            "approvals_required": 0,
+            "max_duration": "1d",
+            "default_duration": "2h",
+            "justification_required": False,
+        }
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "grantflow.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -20,9 +20,15 @@ REASON = "done, thanks; ü"
 
 
 async def lifecycle(stack: Stack) -> str:
-    spec = stack.client.build_spec(requester="alice@example.com", integration="files", resource_type="folder",
-                                   resources=["beta"], permission="read", duration="1h",
-                                   justification=JUSTIFICATION)
+    spec = stack.client.build_spec(
+        requester="alice@example.com",
+        integration="files",
+        resource_type="folder",
+        resources=["beta"],
+        permission="read",
+        duration="1h",
+        justification=JUSTIFICATION,
+    )
     rid = (await stack.client.submit(spec)).request_id
     await stack.client.approve(rid, "bob@example.com", COMMENT)
     assert (await stack.client.wait_for(rid, {AccessStatus.ACTIVE})).status == AccessStatus.ACTIVE
@@ -64,7 +70,9 @@ async def test_jsonl_and_csv_round_trip_a_whole_lifecycle(stack: Stack) -> None:
     # A comment a spreadsheet would run as a formula is kept as text with the spreadsheet's own marker.
     assert (by_action["approve"]["actor"], by_action["approve"]["comment"]) == ("bob@example.com", "'" + COMMENT)
     assert (by_action["revoke_request"]["actor"], by_action["revoke_request"]["reason"]) == (
-        "alice@example.com", REASON)
+        "alice@example.com",
+        REASON,
+    )
     assert all(not v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
 
 

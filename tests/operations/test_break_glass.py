@@ -15,8 +15,15 @@ REASON = "orders DB down, bob and carol unreachable"
 
 
 async def pending(stack: Stack) -> str:
-    spec = stack.client.build_spec(requester="alice@example.com", integration="files", resource_type="folder",
-                                   resources=["alpha"], permission="read", duration="1h", justification="incident")
+    spec = stack.client.build_spec(
+        requester="alice@example.com",
+        integration="files",
+        resource_type="folder",
+        resources=["alpha"],
+        permission="read",
+        duration="1h",
+        justification="incident",
+    )
     return (await stack.client.submit(spec)).request_id
 
 
@@ -46,8 +53,13 @@ async def test_admin_break_glass_from_the_cli_is_flagged_and_announced(stack: St
     ]
 
     def told() -> dict[str, str]:
-        return {to: text for t in stack.notifier.transitions if t.status.request_id == rid
-                for to, text in messages(t) if "BREAK-GLASS" in text}
+        return {
+            to: text
+            for t in stack.notifier.transitions
+            if t.status.request_id == rid
+            for to, text in messages(t)
+            if "BREAK-GLASS" in text
+        }
 
     async def probe() -> dict[str, str]:
         return told()
@@ -69,10 +81,11 @@ async def test_break_glass_by_a_non_admin_is_refused_and_recorded(stack: Stack) 
 
     events = await audit_of(stack, rid, lambda ev: sum(e.outcome == "refused" for e in ev) >= 3)
     refusals = [(e.actor, e.reason) for e in events if e.action == "approve" and e.outcome == "refused"]
-    assert ("bob@example.com", "bob@example.com is not an admin: break-glass approval is for admins only") \
-        in refusals
-    assert ("carol@example.com", "carol@example.com is not an admin: break-glass approval is for admins only") \
-        in refusals
+    assert ("bob@example.com", "bob@example.com is not an admin: break-glass approval is for admins only") in refusals
+    assert (
+        "carol@example.com",
+        "carol@example.com is not an admin: break-glass approval is for admins only",
+    ) in refusals
     assert ("ops@example.com", "a break-glass approval needs a reason") in refusals
     view = await stack.client.status(rid)
     assert view.status == AccessStatus.PENDING_APPROVAL and view.approvals == []

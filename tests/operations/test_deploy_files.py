@@ -21,8 +21,14 @@ from tests.conftest import ROOT
 COMPOSE = ROOT / "temporal-dev.yml"
 GRANTFLOW_IMAGE = "grantflow:dev"
 SERVICES = {"postgresql", "temporal", "temporal-setup", "temporal-ui", "codec-server", "worker", "schedules", "slack"}
-PROCESS_ENV = {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "GRANTFLOW_TASK_QUEUE", "GRANTFLOW_CONFIG", "DATABASE_URL",
-               "GRANTFLOW_ENCRYPTION_KEYS"}
+PROCESS_ENV = {
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE",
+    "GRANTFLOW_TASK_QUEUE",
+    "GRANTFLOW_CONFIG",
+    "DATABASE_URL",
+    "GRANTFLOW_ENCRYPTION_KEYS",
+}
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +100,12 @@ def test_commands_are_real_cli_commands(compose: dict[str, Any]) -> None:
 
 def test_environment_matches_settings_and_config(compose: dict[str, Any]) -> None:
     aliases = {str(f.validation_alias) for f in Settings.model_fields.values() if isinstance(f.validation_alias, str)}
-    aliases |= {c for f in Settings.model_fields.values() if f.validation_alias is not None
-                and not isinstance(f.validation_alias, str) for c in f.validation_alias.choices}  # type: ignore[union-attr]
+    aliases |= {
+        c
+        for f in Settings.model_fields.values()
+        if f.validation_alias is not None and not isinstance(f.validation_alias, str)
+        for c in f.validation_alias.choices
+    }  # type: ignore[union-attr]
     sources = "".join(p.read_text() for p in sorted((ROOT / "grantflow").rglob("*.py")))
     worker = services(compose)["worker"]
     mount = next(v for v in worker["volumes"] if v.endswith(":/etc/grantflow:ro"))
@@ -114,8 +124,7 @@ def test_environment_matches_settings_and_config(compose: dict[str, Any]) -> Non
         assert urlparse(e["DATABASE_URL"]).hostname == "postgresql"
         assert e["GRANTFLOW_CONFIG"].startswith("/etc/grantflow/")
     assert dsn_envs <= set(env(worker)), "the worker needs every integration's admin DSN"
-    assert env(services(compose)["codec-server"])["GRANTFLOW_ENCRYPTION_KEYS"].startswith(
-        "${GRANTFLOW_ENCRYPTION_KEYS")
+    assert env(services(compose)["codec-server"])["GRANTFLOW_ENCRYPTION_KEYS"].startswith("${GRANTFLOW_ENCRYPTION_KEYS")
 
 
 def test_ports_agree_between_services(compose: dict[str, Any]) -> None:
@@ -193,8 +202,9 @@ def test_the_demo_admin_is_not_temporals_superuser_nor_on_its_databases(compose:
                 assert db in integration.exclude and f"{db}.*" in integration.exclude, f"{db} is offered"
 
 
-async def test_the_init_scripts_make_a_working_non_superuser_demo_admin(compose: dict[str, Any],
-                                                                       tmp_path: Path) -> None:
+async def test_the_init_scripts_make_a_working_non_superuser_demo_admin(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
     """Run deploy/postgres-init/*.sql as the postgres image would (psql, as the superuser), then grant and
     revoke through the demo integration with the compose file's DEMO_PG_DSN pointed at that server."""
     import asyncio
@@ -212,40 +222,69 @@ async def test_the_init_scripts_make_a_working_non_superuser_demo_admin(compose:
     dsn = demo_dsn(compose)
     with PgServer(tmp_path / "pg", durable=False) as server:
         for script in sorted((ROOT / "deploy" / "postgres-init").glob("*.sql")):
-            subprocess.run([str(_bin_dir() / "psql"), "-v", "ON_ERROR_STOP=1", "-q", "-f", str(script),
-                            server.admin_dsn], check=True, capture_output=True, text=True, timeout=60)
+            subprocess.run(
+                [str(_bin_dir() / "psql"), "-v", "ON_ERROR_STOP=1", "-q", "-f", str(script), server.admin_dsn],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
         with psycopg.connect(server.admin_dsn) as conn:
-            row = conn.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = %s",
-                               (dsn.username,)).fetchone()
+            row = conn.execute(
+                "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = %s", (dsn.username,)
+            ).fetchone()
         assert row == (False, True)
         admin_dsn = f"postgresql://{dsn.username}:{dsn.password}@127.0.0.1:{server.port}{dsn.path}"
         os.environ["GF_DEPLOY_DEMO_DSN"] = admin_dsn
         try:
-            driver = PostgresIntegrationDriver(PostgresIntegration.model_validate(
-                {"id": "demo-postgres", "type": "postgresql", "dsn_env": "GF_DEPLOY_DEMO_DSN"}))
+            driver = PostgresIntegrationDriver(
+                PostgresIntegration.model_validate(
+                    {"id": "demo-postgres", "type": "postgresql", "dsn_env": "GF_DEPLOY_DEMO_DSN"}
+                )
+            )
             database = dsn.path.lstrip("/")
 
             def item(permission: str, grantee: str) -> GrantContext:
                 return GrantContext(
-                    request_id=f"deploy{permission}", requester=grantee, grantee=grantee, secret_seed=b"d" * 32,
-                    item=GrantItem(integration="demo-postgres", resource_type="database", resource=database,
-                                   permission=permission), expires_at=datetime.now(UTC) + timedelta(hours=1))
+                    request_id=f"deploy{permission}",
+                    requester=grantee,
+                    grantee=grantee,
+                    secret_seed=b"d" * 32,
+                    item=GrantItem(
+                        integration="demo-postgres", resource_type="database", resource=database, permission=permission
+                    ),
+                    expires_at=datetime.now(UTC) + timedelta(hours=1),
+                )
 
             write, admin = item("write", "bob@example.com"), item("admin", "carol@example.com")
             granted = await asyncio.gather(driver.grant(write), driver.grant(admin))
             assert await driver.grant(write) == granted[0]  # a retry ALTERs the role: allowed without superuser
-            with psycopg.connect(host="127.0.0.1", port=server.port, dbname=database, user=granted[0]["user"],
-                                 password=granted[0]["password"], autocommit=True) as conn:
+            with psycopg.connect(
+                host="127.0.0.1",
+                port=server.port,
+                dbname=database,
+                user=granted[0]["user"],
+                password=granted[0]["password"],
+                autocommit=True,
+            ) as conn:
                 conn.execute("INSERT INTO customers (name, email) VALUES ('b', 'bob@example.com')")
-            with psycopg.connect(host="127.0.0.1", port=server.port, dbname=database, user=granted[1]["user"],
-                                 password=granted[1]["password"], autocommit=True) as conn:
+            with psycopg.connect(
+                host="127.0.0.1",
+                port=server.port,
+                dbname=database,
+                user=granted[1]["user"],
+                password=granted[1]["password"],
+                autocommit=True,
+            ) as conn:
                 conn.execute("CREATE TABLE public.carols (id int)")
-                conn.execute("CREATE FUNCTION public.carols_fn() RETURNS int LANGUAGE sql SECURITY DEFINER "
-                             "AS $$ SELECT 1 $$")
+                conn.execute(
+                    "CREATE FUNCTION public.carols_fn() RETURNS int LANGUAGE sql SECURITY DEFINER AS $$ SELECT 1 $$"
+                )
             await asyncio.gather(driver.revoke(write), driver.revoke(admin))
             with psycopg.connect(server.dsn(database)) as conn:
                 assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'gf\\_%'").fetchone() == (0,)
-                assert conn.execute("SELECT to_regclass('public.carols'), to_regproc('public.carols_fn')"
-                                    ).fetchone() == (None, None)
+                assert conn.execute(
+                    "SELECT to_regclass('public.carols'), to_regproc('public.carols_fn')"
+                ).fetchone() == (None, None)
         finally:
             os.environ.pop("GF_DEPLOY_DEMO_DSN", None)

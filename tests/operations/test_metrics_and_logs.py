@@ -38,8 +38,15 @@ async def test_lifecycle_metrics_from_a_real_request(stack: Stack) -> None:
         sample("grantflow_time_to_approval_seconds_count"),
         sample("grantflow_time_to_grant_seconds_count"),
     )
-    spec = stack.client.build_spec(requester="alice@example.com", integration="files", resource_type="folder",
-                                   resources=["alpha"], permission="read", duration="1h", justification="metrics")
+    spec = stack.client.build_spec(
+        requester="alice@example.com",
+        integration="files",
+        resource_type="folder",
+        resources=["alpha"],
+        permission="read",
+        duration="1h",
+        justification="metrics",
+    )
     rid = (await stack.client.submit(spec)).request_id
     await stack.client.approve(rid, "carol@example.com")
     assert (await stack.client.wait_for(rid, {AccessStatus.ACTIVE})).status == AccessStatus.ACTIVE
@@ -62,8 +69,12 @@ async def test_lifecycle_metrics_from_a_real_request(stack: Stack) -> None:
         text = await scrape(port)
     finally:
         server.shutdown()
-    for name in ("grantflow_request_transitions_total", "grantflow_time_to_approval_seconds_bucket",
-                 "grantflow_time_to_grant_seconds_bucket", "grantflow_requests{"):
+    for name in (
+        "grantflow_request_transitions_total",
+        "grantflow_time_to_approval_seconds_bucket",
+        "grantflow_time_to_grant_seconds_bucket",
+        "grantflow_requests{",
+    ):
         assert name in text
     await stack.client.revoke(rid, "alice@example.com")
 
@@ -71,14 +82,35 @@ async def test_lifecycle_metrics_from_a_real_request(stack: Stack) -> None:
 def test_failures_are_counted_per_integration_once() -> None:
     now = datetime.now(UTC)
     item = GrantItem(integration="warehouse", resource_type="db", resource="x", permission="read")
-    view = StatusView(request_id="r1", workflow_id="access-request-r1", status=AccessStatus.FAILED,
-                      requester="a@example.com", grantee="a@example.com", grants=[item], duration_seconds=60,
-                      submitted_at=now - timedelta(minutes=1))
+    view = StatusView(
+        request_id="r1",
+        workflow_id="access-request-r1",
+        status=AccessStatus.FAILED,
+        requester="a@example.com",
+        grantee="a@example.com",
+        grants=[item],
+        duration_seconds=60,
+        submitted_at=now - timedelta(minutes=1),
+    )
     events = [
-        AuditEvent(key="r1:1", request_id="r1", at=now, actor="grantflow", action="grant", outcome="failed",
-                   detail=item.model_dump()),
-        AuditEvent(key="r1:2", request_id="r1", at=now, actor="grantflow", action="revoke", outcome="failed",
-                   detail=item.model_dump()),
+        AuditEvent(
+            key="r1:1",
+            request_id="r1",
+            at=now,
+            actor="grantflow",
+            action="grant",
+            outcome="failed",
+            detail=item.model_dump(),
+        ),
+        AuditEvent(
+            key="r1:2",
+            request_id="r1",
+            at=now,
+            actor="grantflow",
+            action="revoke",
+            outcome="failed",
+            detail=item.model_dump(),
+        ),
     ]
     grant0 = sample("grantflow_grant_failures_total", integration="warehouse")
     revoke0 = sample("grantflow_revoke_failures_total", integration="warehouse")
@@ -120,8 +152,13 @@ structlog.get_logger("grantflow.test").info("outside")
 
 
 def test_json_logs_carry_the_request_id_in_activities() -> None:
-    proc = subprocess.run([sys.executable, "-c", LOG_SCRIPT], capture_output=True, text=True, timeout=60,
-                          env={"GRANTFLOW_LOG_FORMAT": "json", "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-c", LOG_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"GRANTFLOW_LOG_FORMAT": "json", "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stderr.splitlines()]
     by_event = {line["event"]: line for line in lines}

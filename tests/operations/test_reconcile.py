@@ -48,8 +48,14 @@ def create_role(pg: PgServer, name: str) -> None:
 def finished_request(request_id: str, grantee: str, status: AccessStatus) -> StatusView:
     now = datetime.now(UTC)
     return StatusView(
-        request_id=request_id, workflow_id=f"access-request-{request_id}", status=status, requester=grantee,
-        grantee=grantee, grants=[PG_ITEM], duration_seconds=3600, submitted_at=now - timedelta(hours=2),
+        request_id=request_id,
+        workflow_id=f"access-request-{request_id}",
+        status=status,
+        requester=grantee,
+        grantee=grantee,
+        grants=[PG_ITEM],
+        duration_seconds=3600,
+        submitted_at=now - timedelta(hours=2),
         ended_at=now - timedelta(hours=1),
     )
 
@@ -73,8 +79,14 @@ async def test_reconcile_removes_orphans_and_never_touches_foreign_roles(
     stack: Stack, pg_server: PgServer, cleanup: list[str]
 ) -> None:
     # A live request, granted for real through the worker.
-    spec = stack.client.build_spec(requester="erin@example.com", integration="pg", resource_type="database",
-                                   resources=["orders"], permission="read", duration="2h")
+    spec = stack.client.build_spec(
+        requester="erin@example.com",
+        integration="pg",
+        resource_type="database",
+        resources=["orders"],
+        permission="read",
+        duration="2h",
+    )
     live = await stack.client.submit(spec)
     view = await stack.client.wait_for(live.request_id, {AccessStatus.ACTIVE, AccessStatus.FAILED}, timeout=30)
     assert view.status == AccessStatus.ACTIVE, view.status_reason
@@ -127,8 +139,7 @@ async def test_schedule_apply_is_idempotent(stack: Stack) -> None:
     assert [a.created for a in first + second] in ([True, False], [False, False])
     handle = stack.temporal.get_schedule_handle(SCHEDULE_ID)
     try:
-        desc = await eventually(handle.describe, lambda d: d.schedule.spec.intervals[0].every
-                                == timedelta(minutes=20))
+        desc = await eventually(handle.describe, lambda d: d.schedule.spec.intervals[0].every == timedelta(minutes=20))
         assert desc.schedule.spec.intervals[0].every == timedelta(minutes=20)
         action = desc.schedule.action
         assert isinstance(action, ScheduleActionStartWorkflow)

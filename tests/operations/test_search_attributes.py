@@ -21,9 +21,15 @@ async def ids_for(stack: Stack, query: str) -> set[str]:
 
 async def test_contract_filters_find_exactly_the_matching_requests(stack: Stack) -> None:
     async def submit(requester: str, resource: str, duration: str) -> str:
-        spec = stack.client.build_spec(requester=requester, integration="files", resource_type="folder",
-                                       resources=[resource], permission="read", duration=duration,
-                                       justification="incident 42")
+        spec = stack.client.build_spec(
+            requester=requester,
+            integration="files",
+            resource_type="folder",
+            resources=[resource],
+            permission="read",
+            duration=duration,
+            justification="incident 42",
+        )
         return (await stack.client.submit(spec)).workflow_id
 
     short = await submit("erin@example.com", "gamma", "1h")
@@ -49,9 +55,16 @@ async def test_contract_filters_find_exactly_the_matching_requests(stack: Stack)
 
 
 async def test_web_ui_shows_a_readable_summary_and_current_details(stack: Stack) -> None:
-    spec = stack.client.build_spec(requester="erin@example.com", grantee="erin@example.com", integration="files",
-                                   resource_type="folder", resources=["gamma"], permission="read", duration="90m",
-                                   justification="")
+    spec = stack.client.build_spec(
+        requester="erin@example.com",
+        grantee="erin@example.com",
+        integration="files",
+        resource_type="folder",
+        resources=["gamma"],
+        permission="read",
+        duration="90m",
+        justification="",
+    )
     sub = await stack.client.submit(spec)
     view = await stack.client.wait_for(sub.request_id, {AccessStatus.ACTIVE})
     assert view.status == AccessStatus.ACTIVE and view.expires_at is not None

@@ -362,8 +362,21 @@ def test_decide_follows_the_rules(data: dict[str, Any], draw: st.DataObject) -> 
 
 
 garbage = st.text(max_size=12) | st.sampled_from(
-    ["", "@", "user:x@y", "group:g0", "*", " u0@example.com\n", "../../u0@example.com", "u0/x@example.com",
-     "u0@example", "u 0@example.com", '"u0"@example.com', "u0@example.com\x00", "u0\\@example.com"]
+    [
+        "",
+        "@",
+        "user:x@y",
+        "group:g0",
+        "*",
+        " u0@example.com\n",
+        "../../u0@example.com",
+        "u0/x@example.com",
+        "u0@example",
+        "u 0@example.com",
+        '"u0"@example.com',
+        "u0@example.com\x00",
+        "u0\\@example.com",
+    ]
 )
 
 

@@ -226,11 +226,16 @@ async def test_break_glass_approval_is_announced_to_the_approvers(stack: Stack) 
     s = stack.slack
     v, posts = await pending_request(stack, "beta")
     notifier: SlackNotifier = stack.notifier
-    glass = AuditEvent(key=f"{v.request_id}:bg:{uuid.uuid4().hex[:6]}", request_id=v.request_id,
-                       at=datetime.now(UTC), actor="ops@example.com", action="approve", reason="prod is down",
-                       detail={"break_glass": True})
-    batch = [Transition(kind="granting", status=v.model_copy(update={"status": AccessStatus.GRANTING}),
-                        events=[glass])]
+    glass = AuditEvent(
+        key=f"{v.request_id}:bg:{uuid.uuid4().hex[:6]}",
+        request_id=v.request_id,
+        at=datetime.now(UTC),
+        actor="ops@example.com",
+        action="approve",
+        reason="prod is down",
+        detail={"break_glass": True},
+    )
+    batch = [Transition(kind="granting", status=v.model_copy(update={"status": AccessStatus.GRANTING}), events=[glass])]
     mark = s.mark()
     await notifier.notify(batch)
     replies = [c for c in thread_posts(stack, mark) if "Break-glass" in c.text()]

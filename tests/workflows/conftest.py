@@ -146,5 +146,9 @@ async def record_history(h: Harness, request_id: str, name: str, description: st
 
     if RECORD_FLAG.exists():
         history = await h.env.client.get_workflow_handle(f"access-request-{request_id}").fetch_history()
-        save_history(HISTORY_ROOT / current_release(), name, history.to_json(),
-                     description or f"recorded by the test that calls record_history({name!r})")
+        save_history(
+            HISTORY_ROOT / current_release(),
+            name,
+            history.to_json(),
+            description or f"recorded by the test that calls record_history({name!r})",
+        )

@@ -15,11 +15,24 @@ from grantflow.domain.models import RequestSpec
 from tests.workflows.conftest import Harness, config_with, make_harness, published, record_history, settle
 
 
-def spec(h: Harness, requester: str = "alice@example.com", resources: tuple[str, ...] = ("alpha",),
-         permission: str = "read", duration: str = "1h", **kw: str) -> RequestSpec:
-    return h.client.build_spec(requester=requester, integration="files", resource_type="folder",
-                               resources=list(resources), permission=permission, duration=duration,
-                               justification=kw.pop("justification", "investigating an incident"), **kw)
+def spec(
+    h: Harness,
+    requester: str = "alice@example.com",
+    resources: tuple[str, ...] = ("alpha",),
+    permission: str = "read",
+    duration: str = "1h",
+    **kw: str,
+) -> RequestSpec:
+    return h.client.build_spec(
+        requester=requester,
+        integration="files",
+        resource_type="folder",
+        resources=list(resources),
+        permission=permission,
+        duration=duration,
+        justification=kw.pop("justification", "investigating an incident"),
+        **kw,
+    )
 
 
 def effect(h: Harness, resource: str, grantee: str, request_id: str) -> Path:
@@ -60,8 +73,14 @@ async def test_approved_request_is_granted_then_expires_and_is_revoked(h: Harnes
 
 
 async def test_automatic_approval_when_zero_approvals_required(h: Harness) -> None:
-    s = h.client.build_spec(requester="erin@example.com", integration="files", resource_type="folder",
-                            resources=["gamma"], permission="read", duration="2h")
+    s = h.client.build_spec(
+        requester="erin@example.com",
+        integration="files",
+        resource_type="folder",
+        resources=["gamma"],
+        permission="read",
+        duration="2h",
+    )
     sub = await h.client.submit(s)
     view = await settle(h, sub.request_id, {"ACTIVE"})
     assert view["approvals_required"] == 0
