@@ -12,8 +12,9 @@ import psycopg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from grantflow.dev.demo import ensure_demo_schema
 from grantflow.dev.launcher import DevServer
-from grantflow.dev.pgserver import PgServer, ensure_demo_schema
+from grantflow.dev.pgserver import PgServer
 from grantflow.temporal import data_converter, register_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent

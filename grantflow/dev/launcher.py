@@ -225,7 +225,8 @@ def run_dev(slack: bool = True, postgres: bool = True) -> int:
             wait_listening(settings.temporal_address, proc)
             ui = f"http://localhost:{ui_port}"
         if postgres and "DEMO_PG_DSN" not in env:
-            from grantflow.dev.pgserver import PgServer, ensure_demo_admin, ensure_demo_schema
+            from grantflow.dev.demo import ensure_demo_admin, ensure_demo_schema
+            from grantflow.dev.pgserver import PgServer
 
             console.print(f"Starting the demo PostgreSQL (data: {state}/pg)")
             pg = PgServer(state / "pg")

@@ -22,7 +22,8 @@ from temporalio.client import Client
 
 from bench.stack import WorkerProcess, wait_for_poller
 from grantflow.client import GrantflowClient, Submitted
-from grantflow.dev.pgserver import PgServer, ensure_demo_schema
+from grantflow.dev.demo import ensure_demo_schema
+from grantflow.dev.pgserver import PgServer
 from grantflow.domain.config import ConfigSource
 from grantflow.domain.models import AccessStatus, AuditEvent, StatusView
 from grantflow.payloads.codec import new_key_entry

@@ -13,7 +13,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from grantflow.dev.pgserver import PgServer, ensure_demo_admin
+from grantflow.dev.demo import ensure_demo_admin
+from grantflow.dev.pgserver import PgServer
 from grantflow.payloads.codec import EncryptionCodec, parse_keys
 from grantflow.payloads.codec_server import start as start_codec_server
 from tests.conftest import DevServer, free_port

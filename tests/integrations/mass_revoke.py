@@ -30,7 +30,8 @@ import psycopg
 
 from activities.integrations.base import GrantContext
 from activities.integrations.postgresql import PostgresIntegrationDriver
-from grantflow.dev.pgserver import PgServer, ensure_demo_schema
+from grantflow.dev.demo import ensure_demo_schema
+from grantflow.dev.pgserver import PgServer
 from grantflow.domain.config import PostgresIntegration
 from grantflow.domain.models import GrantItem
 

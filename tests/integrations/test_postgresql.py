@@ -18,7 +18,8 @@ from psycopg import sql
 
 from activities.integrations.base import GrantContext, IntegrationError
 from activities.integrations.postgresql import PostgresIntegrationDriver, parse_privileges, role_name
-from grantflow.dev.pgserver import PgServer, ensure_demo_schema, free_port
+from grantflow.dev.demo import ensure_demo_schema
+from grantflow.dev.pgserver import PgServer, free_port
 from grantflow.domain.config import PostgresIntegration
 from grantflow.domain.models import GrantItem
 

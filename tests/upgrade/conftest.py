@@ -39,8 +39,9 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 
+from grantflow.dev.demo import ensure_demo_schema
 from grantflow.dev.launcher import DevServer
-from grantflow.dev.pgserver import PgServer, ensure_demo_schema
+from grantflow.dev.pgserver import PgServer
 from grantflow.domain.models import AuditEvent, StatusView
 from grantflow.payloads.codec import new_key_entry
 from grantflow.storage.store import Store
