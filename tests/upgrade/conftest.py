@@ -455,6 +455,15 @@ class Lane:
                 out.append(f"{attrs.cause}: {attrs.failure.message}")
         return out
 
+    async def save_history(self, request_id: str) -> Path:
+        """The request's history as `temporal workflow show -o json` writes it, kept for replay by hand."""
+        history = await self.handle(request_id).fetch_history()
+        path = self.folder / f"history-{request_id}.json"
+        path.write_text(history.to_json())
+        # The lane's throwaway key beside it: replaying needs it to decode the payloads.
+        (self.folder / "encryption.keys").write_text(self.env["GRANTFLOW_ENCRYPTION_KEYS"])
+        return path
+
     # the store and the target
 
     def audit(self, request_id: str) -> list[AuditEvent]:

@@ -73,8 +73,12 @@ async def stuck(j: Journey, problem: str) -> Stuck:
         failures = await j.lane.task_failures(j.request_id)
     except Exception as exc:
         failures = [f"(history unreadable: {exc})"]
-    tag = "NONDETERMINISM: " if any(NONDETERMINISM.search(f) for f in failures) else ""
-    return Stuck(f"{tag}{j}: {problem}; statuses seen {j.seen}; workflow task failures: {failures or 'none'}")
+    tag = "NONDETERMINISM: " if any(NONDETERMINISM.search(f) for f in [*failures, problem]) else ""
+    try:
+        kept = f" (history: {await j.lane.save_history(j.request_id)})"
+    except Exception as exc:
+        kept = f" (history unsaved: {exc})"
+    return Stuck(f"{tag}{j}: {problem}{kept}; statuses seen {j.seen}; workflow task failures: {failures or 'none'}")
 
 
 async def wait_for(j: Journey, ok: Callable[[dict[str, Any]], bool], what: str, timeout: float) -> dict[str, Any]:
