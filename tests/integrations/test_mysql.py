@@ -20,8 +20,6 @@ from grantflow.domain.models import GrantItem
 from tests.conftest import MYSQL_DSN_ENV
 from tests.mariadb import MariaDbServer
 
-pytestmark = pytest.mark.usefixtures("mariadb")
-
 _ids = itertools.count(1)
 SEED = b"s" * 32
 
@@ -32,7 +30,7 @@ def make_driver(**overrides: Any) -> MysqlIntegrationDriver:
 
 
 @pytest.fixture()
-def driver() -> MysqlIntegrationDriver:
+def driver(mariadb: MariaDbServer) -> MysqlIntegrationDriver:
     return make_driver()
 
 
@@ -88,7 +86,9 @@ def test_account_names_fit_mysql_and_only_grantflow_shapes_count() -> None:
 # --- grant -------------------------------------------------------------------------------------------
 
 
-async def test_read_on_a_database_selects_but_cannot_insert(mariadb: MariaDbServer, driver: MysqlIntegrationDriver):
+async def test_read_on_a_database_selects_but_cannot_insert(
+    mariadb: MariaDbServer, driver: MysqlIntegrationDriver
+) -> None:
     c = ctx("shop")
     details = await driver.grant(c)
     try:
@@ -239,7 +239,9 @@ async def test_revoke_drops_every_host_of_the_account_and_refuses_foreign_names(
     assert {"gf_legacy"} <= mariadb.accounts() and {"app", "grantflow_admin"} <= mariadb.accounts("%")
 
 
-async def test_list_grantflow_roles_sees_gf_accounts_only(mariadb: MariaDbServer, driver: MysqlIntegrationDriver):
+async def test_list_grantflow_roles_sees_gf_accounts_only(
+    mariadb: MariaDbServer, driver: MysqlIntegrationDriver
+) -> None:
     c = ctx("shop")
     details = await driver.grant(c)
     try:
@@ -253,7 +255,7 @@ async def test_list_grantflow_roles_sees_gf_accounts_only(mariadb: MariaDbServer
 # --- discovery and refusals --------------------------------------------------------------------------
 
 
-async def test_discovery_lists_databases_and_tables_without_system_ones() -> None:
+async def test_discovery_lists_databases_and_tables_without_system_ones(mariadb: MariaDbServer) -> None:
     driver = make_driver(exclude=["inventory"])
     assert "shop" in await driver.list_resources("database")
     assert "inventory" not in await driver.list_resources("database")
@@ -276,7 +278,12 @@ async def test_discovery_lists_databases_and_tables_without_system_ones() -> Non
     ],
 )
 async def test_bad_input_fails_permanently_and_leaves_nothing(
-    mariadb: MariaDbServer, driver: MysqlIntegrationDriver, resource_type: str, resource: str, permission: str, reason
+    mariadb: MariaDbServer,
+    driver: MysqlIntegrationDriver,
+    resource_type: str,
+    resource: str,
+    permission: str,
+    reason: str,
 ) -> None:
     before = mariadb.accounts()
     with pytest.raises(IntegrationError) as err:
@@ -302,7 +309,9 @@ async def test_admin_password_never_in_messages(mariadb: MariaDbServer, monkeypa
 # --- the password never reaches the server's logs, history or the audit trail ----------------------------
 
 
-async def test_password_is_not_in_the_server_general_log(mariadb: MariaDbServer, driver: MysqlIntegrationDriver):
+async def test_password_is_not_in_the_server_general_log(
+    mariadb: MariaDbServer, driver: MysqlIntegrationDriver
+) -> None:
     c = ctx("shop", seed=b"g" * 32)
     details = await driver.grant(c)
     await driver.grant(c)
@@ -318,7 +327,7 @@ async def test_password_is_not_in_the_server_general_log(mariadb: MariaDbServer,
         await driver.revoke(c)
 
 
-async def test_grant_activity_seals_the_password_and_every_item_agrees(mariadb: MariaDbServer, tmp_path: Path):
+async def test_grant_activity_seals_the_password_and_every_item_agrees(mariadb: MariaDbServer, tmp_path: Path) -> None:
     """The activity as the worker runs it: what goes to history has no password; the vault's copy works."""
     from temporalio.testing import ActivityEnvironment
 
