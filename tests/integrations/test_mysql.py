@@ -127,7 +127,8 @@ async def test_a_database_name_with_underscore_is_not_a_wildcard(mariadb: MariaD
             "CREATE DATABASE IF NOT EXISTS ab_c",
             "CREATE DATABASE IF NOT EXISTS abXc",
             "CREATE TABLE IF NOT EXISTS abXc.secret (v INT)",
-            "GRANT ALL PRIVILEGES ON `ab\\_c`.* TO grantflow_admin@'%' WITH GRANT OPTION",
+            # An admin whose own grant is a pattern (as many are): it may hand out `ab_c` and `abXc` alike.
+            "GRANT ALL PRIVILEGES ON `ab_c`.* TO grantflow_admin@'%' WITH GRANT OPTION",
         ):
             run(conn, statement)
     driver = make_driver()
@@ -220,6 +221,26 @@ async def test_revoke_kills_an_open_connection_and_drops_the_account(
     assert details["user"] not in mariadb.accounts()
     await driver.revoke(c)  # again: already gone is success
     await driver.revoke(ctx("shop"))  # never granted: success
+
+
+async def test_revoke_drops_what_runs_as_the_account(mariadb: MariaDbServer, driver: MysqlIntegrationDriver) -> None:
+    """An `admin` grantee's trigger would break every write to the table once its definer is gone; its
+    views and routines would linger. Revoke drops them with the account (as PostgreSQL's DROP OWNED)."""
+    c = ctx("shop", "admin")
+    details = await driver.grant(c)
+    with login(mariadb, details) as conn:
+        run(conn, "CREATE TABLE audit_sink (n INT)")
+        run(conn, "CREATE TRIGGER gf_spy AFTER INSERT ON orders FOR EACH ROW INSERT INTO audit_sink VALUES (NEW.id)")
+        run(conn, "CREATE VIEW gf_view AS SELECT id FROM orders")
+        run(conn, "CREATE PROCEDURE gf_proc() SELECT 1")
+    await driver.revoke(c)
+    with mariadb.root() as conn:
+        run(conn, "INSERT INTO shop.orders (customer_id, total) VALUES (1, 99)")  # no orphaned trigger fires
+        run(conn, "DELETE FROM shop.orders WHERE total = 99")
+        assert run(conn, "SELECT count(*) FROM information_schema.TRIGGERS WHERE TRIGGER_NAME = 'gf_spy'")[0][0] == 0
+        assert run(conn, "SELECT count(*) FROM information_schema.VIEWS WHERE TABLE_NAME = 'gf_view'")[0][0] == 0
+        assert run(conn, "SELECT count(*) FROM information_schema.ROUTINES WHERE ROUTINE_NAME = 'gf_proc'")[0][0] == 0
+        run(conn, "DROP TABLE shop.audit_sink")  # tables have no owner in MySQL: they stay
 
 
 async def test_revoke_drops_every_host_of_the_account_and_refuses_foreign_names(

@@ -24,7 +24,8 @@ grantflow is down then, the request's timer fires when it is back, and the recon
 `gf_` account whose request is no longer live (docs/integrations/mysql.md).
 
 Revoke: `GET_LOCK` on the account name, `ACCOUNT LOCK` (no new logins), `KILL CONNECTION` of each of its
-connections (information_schema.PROCESSLIST), `DROP USER`. A missing account is success; only names of
+connections (information_schema.PROCESSLIST), drop the triggers, views, routines and events it is DEFINER
+of, `DROP USER`. A missing account is success; only names of
 grantflow's shape (`gf_..._<request id>`) are ever locked, killed or dropped.
 
 PyMySQL (pure Python, maintained) runs in a thread per call: `connection.py` holds the admin DSN, errors

@@ -30,6 +30,7 @@ from grantflow.domain.mysqlprivileges import table_privileges
 
 SESSION_GONE_TIMEOUT = 5.0
 ER_NO_SUCH_THREAD = 1094
+ACCESS_DENIED = frozenset({1044, 1142, 1143, 1227, 1370})
 
 
 def _privilege_sql(privs: frozenset[str]) -> str:
@@ -165,10 +166,36 @@ class MysqlIntegrationDriver(MysqlConnections, ListsOwnAccounts):
                     cur.execute(f"ALTER USER IF EXISTS {self._account(cur, user, host)} ACCOUNT LOCK")
                 self._kill_sessions(cur, user)
                 for host in hosts:
+                    self._drop_definer_objects(cur, user, host)
                     cur.execute(f"DROP USER IF EXISTS {self._account(cur, user, host)}")
                 self._kill_sessions(cur, user)
             except pymysql.MySQLError as exc:
                 raise self._db_error(exc, f"revoking account {user}") from None
+
+    def _drop_definer_objects(self, cur: Cursor, user: str, host: str) -> None:
+        """Drop the triggers, views, routines and events the account is DEFINER of (what `admin` may have
+        created), like PostgreSQL's DROP OWNED: a trigger left behind would make every write to its table
+        fail once its definer is gone, and MySQL 8.0.22+ refuses DROP USER while such objects exist.
+        An object the admin may not drop is left (inert on MariaDB: its definer no longer exists)."""
+        definer = f"{user}@{host}"
+        queries = (
+            ("SELECT TRIGGER_SCHEMA, TRIGGER_NAME, 'TRIGGER' FROM information_schema.TRIGGERS WHERE DEFINER = %s"),
+            ("SELECT TABLE_SCHEMA, TABLE_NAME, 'VIEW' FROM information_schema.VIEWS WHERE DEFINER = %s"),
+            ("SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES WHERE DEFINER = %s"),
+            ("SELECT EVENT_SCHEMA, EVENT_NAME, 'EVENT' FROM information_schema.EVENTS WHERE DEFINER = %s"),
+        )
+        found: list[tuple[str, str, str]] = []
+        for query in queries:
+            cur.execute(query, (definer,))
+            found += [(str(r[0]), str(r[1]), str(r[2])) for r in cur.fetchall()]
+        for schema, name, kind in found:
+            if kind not in ("TRIGGER", "VIEW", "PROCEDURE", "FUNCTION", "EVENT"):
+                continue
+            try:
+                cur.execute(f"DROP {kind} IF EXISTS {quote_ident(schema)}.{quote_ident(name)}")
+            except pymysql.MySQLError as exc:
+                if error_code(exc) not in ACCESS_DENIED:
+                    raise
 
     def _sessions(self, cur: Cursor, user: str) -> list[int]:
         cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s AND ID <> CONNECTION_ID()", (user,))
