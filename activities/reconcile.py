@@ -1,8 +1,9 @@
 """The side effects of reconciliation: ask integrations what grantflow holds, look up the requests those
 names point to (index and Temporal), remove orphans, and report.
 
-Only integrations that can enumerate their own grants take part (today: `postgresql`, through its `gf_`
-roles); the others are listed as not checkable in the report rather than silently skipped.
+Only integrations that can enumerate their own grants take part (`ListsOwnAccounts`: `postgresql` and
+`mysql`, through their `gf_` roles and accounts); the others are listed as not checkable in the report
+rather than silently skipped.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.integrations import registry
-from activities.integrations.base import IntegrationError
-from activities.integrations.postgresql import PostgresIntegrationDriver, role_name
+from activities.integrations.base import IntegrationError, ListsOwnAccounts
 from activities.notifiers.base import Notifier
 from grantflow.domain.config import ConfigSource
 from grantflow.domain.ids import request_id_in_name, workflow_id_for
@@ -55,12 +55,12 @@ class ReconcileActivities:
         self.state_dir = state_dir
         self.notifier = notifier
 
-    def _driver(self, integration_id: str) -> PostgresIntegrationDriver | None:
+    def _driver(self, integration_id: str) -> ListsOwnAccounts | None:
         try:
             driver = registry.build(self.config.get(), integration_id, self.state_dir)
         except IntegrationError:
             return None
-        return driver if isinstance(driver, PostgresIntegrationDriver) else None
+        return driver if isinstance(driver, ListsOwnAccounts) else None
 
     @staticmethod
     async def _workflow_state(request_id: str) -> tuple[str, bool]:
@@ -78,13 +78,13 @@ class ReconcileActivities:
     async def reconcile_inventory(self) -> Inventory:
         cfg = self.config.get()
         inv = Inventory(checked_at=utcnow())
-        listable: set[str] = set()
+        listable: dict[str, ListsOwnAccounts] = {}
         for integ in cfg.integrations:
             driver = self._driver(integ.id)
             if driver is None:
                 inv.not_listable.append(integ.id)
                 continue
-            listable.add(integ.id)
+            listable[integ.id] = driver
             try:
                 roles = await driver.list_grantflow_roles()
             except IntegrationError as exc:
@@ -96,7 +96,9 @@ class ReconcileActivities:
         for view in views:
             state, running = await self._workflow_state(view.request_id)
             handles = {
-                g.integration: role_name(view.grantee, view.request_id) if g.integration in listable else ""
+                g.integration: listable[g.integration].account_for(view.grantee, view.request_id)
+                if g.integration in listable
+                else ""
                 for g in view.grants
             }
             inv.requests.append(

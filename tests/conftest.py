@@ -7,6 +7,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,6 +17,7 @@ from grantflow.dev.demo import ensure_demo_schema
 from grantflow.dev.launcher import DevServer
 from grantflow.dev.pgserver import PgServer
 from grantflow.temporal import data_converter, register_search_attributes
+from tests.mariadb import ENABLE_HINT, MariaDbServer
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "grantflow" / "examples" / "grantflow.yml"
@@ -105,3 +107,42 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
 @pytest.fixture()
 def admin_dsn(pg_server: PgServer) -> str:
     return pg_server.admin_dsn
+
+
+# --- one real MariaDB per session (the `mysql` integration), when Debian's mariadb-server is installed ---
+
+MYSQL_DSN_ENV = "GF_TEST_MYSQL_DSN"
+_mariadb_skipped: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDbServer]:
+    if not MariaDbServer.available():
+        pytest.skip(f"MariaDB server binaries not installed ({ENABLE_HINT})")
+    server = MariaDbServer().start()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(MYSQL_DSN_ENV, server.admin_dsn)
+            yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def mariadb(mariadb_server: MariaDbServer) -> MariaDbServer:
+    """The session's server, for a test that needs it (skips, counted, when it is not installed)."""
+    return mariadb_server
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and isinstance(report.longrepr, tuple) and ENABLE_HINT in str(report.longrepr[2]):
+        _mariadb_skipped.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    tests = set(_mariadb_skipped)
+    if tests:
+        terminalreporter.write_line(
+            f"{len(tests)} MariaDB tests (the mysql integration) were skipped: the MariaDB server binaries "
+            f"are not installed; `{ENABLE_HINT}` (as root) to run them."
+        )

@@ -58,3 +58,20 @@ class Integration(ABC):
     @abstractmethod
     async def list_resources(self, resource_type: str) -> list[str]:
         """What can be requested of this resource type, for pickers and assist."""
+
+
+class ListsOwnAccounts(ABC):
+    """An integration that names what it creates after the request (`gf_<local>_<request id>`), so the
+    reconcile schedule can list them, match them to requests and drop the ones no live request holds."""
+
+    @abstractmethod
+    def account_for(self, grantee: str, request_id: str) -> str:
+        """The name this integration gives the request's account (the reconcile handle)."""
+
+    @abstractmethod
+    async def list_grantflow_roles(self) -> list[str]:
+        """Every account this integration may have made."""
+
+    @abstractmethod
+    async def drop_role(self, handle: str) -> None:
+        """Lock the account out, end its sessions, drop it. Safe to repeat; refuses names not its own shape."""

@@ -8,23 +8,32 @@ from pathlib import Path
 from activities.integrations.base import Integration, IntegrationError
 from activities.integrations.script import ScriptIntegrationDriver
 from grantflow.domain.config import GrantflowConfig, PostgresIntegration, ScriptIntegration
+from grantflow.domain.config.schema import AnyIntegration
 
-Factory = Callable[[ScriptIntegration | PostgresIntegration, Path, Path], Integration]
+Factory = Callable[[AnyIntegration, Path, Path], Integration]
 
 
-def _script(cfg: ScriptIntegration | PostgresIntegration, base_dir: Path, state_dir: Path) -> Integration:
+def _script(cfg: AnyIntegration, base_dir: Path, state_dir: Path) -> Integration:
     assert isinstance(cfg, ScriptIntegration)
     return ScriptIntegrationDriver(cfg, base_dir, state_dir)
 
 
-def _postgresql(cfg: ScriptIntegration | PostgresIntegration, base_dir: Path, state_dir: Path) -> Integration:
+def _postgresql(cfg: AnyIntegration, base_dir: Path, state_dir: Path) -> Integration:
     from activities.integrations.postgresql import PostgresIntegrationDriver
 
     assert isinstance(cfg, PostgresIntegration)
     return PostgresIntegrationDriver(cfg)
 
 
-FACTORIES: dict[str, Factory] = {"script": _script, "postgresql": _postgresql}
+def _mysql(cfg: AnyIntegration, base_dir: Path, state_dir: Path) -> Integration:
+    from activities.integrations.mysql import MysqlIntegrationDriver
+    from grantflow.domain.config import MysqlIntegration
+
+    assert isinstance(cfg, MysqlIntegration)
+    return MysqlIntegrationDriver(cfg)
+
+
+FACTORIES: dict[str, Factory] = {"script": _script, "postgresql": _postgresql, "mysql": _mysql}
 
 
 def build(config: GrantflowConfig, integration_id: str, state_dir: Path) -> Integration:

@@ -26,6 +26,7 @@ from grantflow.domain.config import (
     FlowBundleGrant,
     FlowGrant,
     GrantflowConfig,
+    MysqlIntegration,
     PostgresIntegration,
     ScriptIntegration,
 )
@@ -102,10 +103,10 @@ def _known_resources(
                 for r in rt.resources:
                     add(integ.id, rt.id, r)
         else:
+            shapes = ("database", "table") if isinstance(integ, MysqlIntegration) else ("database", "schema", "table")
             for pattern in integ.include:
                 if _literal(pattern):
-                    rtype = ("database", "schema", "table")[min(pattern.count("."), 2)]
-                    add(integ.id, rtype, pattern)
+                    add(integ.id, shapes[min(pattern.count("."), len(shapes) - 1)], pattern)
     for b in cfg.bundles:
         for bi in b.items:
             add(bi.integration, bi.resource_type, bi.resource)
@@ -128,6 +129,13 @@ def _known_resources(
             for rtype, names in _mentions(text, dbs).items():
                 for n in names:
                     add(integ.id, rtype, n)
+        elif isinstance(integ, MysqlIntegration):  # DATABASE.TABLE: the schema slot is MySQL's table
+            dbs = list(known.get((integ.id, "database"), {}))
+            mentioned = _mentions(text, dbs)
+            for n in mentioned["database"]:
+                add(integ.id, "database", n)
+            for n in mentioned["schema"] + [t for t in mentioned["table"] if t.count(".") == 1]:
+                add(integ.id, "table", n)
     return {k: list(v) for k, v in known.items()}
 
 
@@ -211,6 +219,8 @@ def _fields(cfg: GrantflowConfig, c: _Candidate) -> dict[str, set[str]]:
             rt = next((t for t in integ.resource_types if t.id == item.resource_type), None)
             if rt is not None:
                 f["type"].update(terms(f"{rt.name or ''} {rt.description}"))
+        elif isinstance(integ, MysqlIntegration):
+            f["integration"].update({"mysql", "mariadb", "sql", "database"})
         else:
             f["integration"].update({"postgresql", "postgr", "sql", "database"})
     if c.bundle:

@@ -23,6 +23,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "postgres": ("postgresql", "database", "sql"),
     "pg": ("postgresql", "database"),
     "psql": ("postgresql", "database"),
+    "mariadb": ("mysql", "database", "sql"),
+    "maria": ("mysql", "database"),
     "sql": ("database",),
     "query": ("read", "database"),
     "queries": ("read", "database"),

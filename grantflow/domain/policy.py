@@ -19,6 +19,7 @@ from grantflow.domain.config import (
     FlowBundleGrant,
     FlowGrant,
     GrantflowConfig,
+    MysqlIntegration,
     PostgresIntegration,
     ScriptIntegration,
 )
@@ -45,7 +46,7 @@ def integration_permissions(cfg: GrantflowConfig, integration_id: str, resource_
     if isinstance(integ, ScriptIntegration):
         rt = next((t for t in integ.resource_types if t.id == resource_type), None)
         return list(rt.permissions) if rt else []
-    if isinstance(integ, PostgresIntegration):
+    if isinstance(integ, PostgresIntegration | MysqlIntegration):
         return list(integ.permissions) or list(DEFAULT_PG_PERMISSIONS)
     return []
 
@@ -54,7 +55,7 @@ def integration_resource_types(cfg: GrantflowConfig, integration_id: str) -> lis
     integ = cfg.integration(integration_id)
     if isinstance(integ, ScriptIntegration):
         return [t.id for t in integ.resource_types]
-    if isinstance(integ, PostgresIntegration):
+    if isinstance(integ, PostgresIntegration | MysqlIntegration):
         return list(integ.resource_types)
     return []
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from grantflow.domain import mysqlprivileges
 from grantflow.domain.config.schema import (
     FlowBundleGrant,
     GrantflowConfig,
+    MysqlIntegration,
     PostgresIntegration,
     ScriptIntegration,
     reserved_env,
@@ -52,7 +54,7 @@ def semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...],
 
     dupes("integrations", [i.id for i in cfg.integrations])
 
-    dsn_envs = {i.dsn_env: i.id for i in cfg.integrations if isinstance(i, PostgresIntegration)}
+    dsn_envs = {i.dsn_env: i.id for i in cfg.integrations if isinstance(i, PostgresIntegration | MysqlIntegration)}
     for i_i, integration in enumerate(cfg.integrations):
         if not isinstance(integration, ScriptIntegration):
             continue
@@ -98,12 +100,14 @@ def semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...],
         else:
             if rtype is not None and rtype != "*" and rtype not in integration.resource_types:
                 problems.append((type_path, f'integration "{integ}" has no resource type "{rtype}"'))
-            elif perm is not None and perm != "*" and perm not in permission_table(integration.permissions):
+            elif perm is not None and perm != "*" and perm not in _permission_names(integration):
                 problems.append(((*path, "permission"), f'integration "{integ}" has no permission "{perm}"'))
 
     for i_i, integration in enumerate(cfg.integrations):
         if isinstance(integration, PostgresIntegration):
             problems += _permission_problems(("integrations", i_i, "permissions"), integration)
+        elif isinstance(integration, MysqlIntegration):
+            problems += _mysql_permission_problems(("integrations", i_i, "permissions"), integration)
 
     for b_i, b in enumerate(cfg.bundles):
         for it_i, it in enumerate(b.items):
@@ -125,8 +129,8 @@ def semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...],
             else:
                 check_item(gpath, fg.integration, None, None)
                 target = cfg.integration(fg.integration)
-                if isinstance(target, PostgresIntegration):
-                    known = permission_table(target.permissions)
+                if isinstance(target, PostgresIntegration | MysqlIntegration):
+                    known = _permission_names(target)
                     for p_i, perm in enumerate(fg.permissions):
                         if perm != "*" and perm not in known:
                             problems.append(
@@ -180,4 +184,40 @@ def _permission_problems(
         except PrivilegeError as exc:
             if "refers to itself" in str(exc):
                 problems.append(((*at, name), str(exc)))
+    return problems
+
+
+def _permission_names(integration: PostgresIntegration | MysqlIntegration) -> dict[str, list[str]]:
+    if isinstance(integration, MysqlIntegration):
+        return mysqlprivileges.permission_table(integration.permissions)
+    return permission_table(integration.permissions)
+
+
+def _mysql_permission_problems(
+    at: tuple[str | int, ...], integration: MysqlIntegration
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every permission of a mysql integration resolved as the driver will resolve it: each unknown or
+    refused privilege reported where it is written (`file:LINE`)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    table = mysqlprivileges.permission_table(integration.permissions)
+    for name, value in integration.permissions.items():
+        tokens = as_tokens(value)
+        for t_i, token in enumerate(tokens):
+            where = (*at, name, t_i) if isinstance(value, list) else (*at, name)
+            if " ".join(token.split()) in table:
+                continue
+            try:
+                mysqlprivileges.parse_privileges([token], {})
+            except PrivilegeError as exc:
+                problems.append((where, str(exc)))
+        try:
+            privs = mysqlprivileges.parse_privileges(tokens, table, (name,))
+        except PrivilegeError as exc:
+            if "refers to itself" in str(exc):
+                problems.append(((*at, name), str(exc)))
+            continue
+        if not privs:
+            problems.append(((*at, name), "maps to no privileges"))
+        elif "table" in integration.resource_types and not mysqlprivileges.table_privileges(privs):
+            problems.append(((*at, name), "has no privilege that applies to a table (resource type table)"))
     return problems

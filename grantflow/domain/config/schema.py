@@ -77,7 +77,25 @@ class PostgresIntegration(IntegrationBase):
     keep_objects: bool = False
 
 
-Integration = Annotated[ScriptIntegration | PostgresIntegration, Field(discriminator="type")]
+class MysqlIntegration(IntegrationBase):
+    """MySQL 8 / MariaDB 10.6+: one `gf_` account per request (activities/integrations/mysql)."""
+
+    type: Literal["mysql"]
+    dsn_env: str = Field(pattern=ENV_NAME)  # mysql://USER:PASSWORD@HOST:PORT/ of the admin account
+    resource_types: list[Literal["database", "table"]] = Field(
+        default_factory=lambda: ["database", "table"]  # type: ignore[arg-type]
+    )
+    permissions: dict[str, str | list[str]] = Field(default_factory=dict)
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    host: str | None = None  # shown to grantees; default: the DSN's host
+    port: int | None = None
+    # The host part of every account grantflow creates (`'gf_...'@'<account_host>'`).
+    account_host: str = Field(default="%", min_length=1, max_length=255, pattern=r"^[^'\\`\x00]+$")
+
+
+Integration = Annotated[ScriptIntegration | PostgresIntegration | MysqlIntegration, Field(discriminator="type")]
+AnyIntegration = ScriptIntegration | PostgresIntegration | MysqlIntegration
 
 
 class BundleItem(_Strict):
@@ -168,7 +186,7 @@ class GrantflowConfig(_Strict):
     def source_dir(self) -> Path:
         return self._source_dir
 
-    def integration(self, integration_id: str) -> ScriptIntegration | PostgresIntegration | None:
+    def integration(self, integration_id: str) -> AnyIntegration | None:
         return next((i for i in self.integrations if i.id == integration_id), None)
 
     def bundle(self, bundle_id: str) -> Bundle | None:
