@@ -9,7 +9,15 @@ The schema is in `schema.py`, the cross-reference checks in `checks.py`, line-po
 
 from grantflow.domain.config.checks import MIN_APPROVAL_REMINDER, PRINCIPAL_HELP
 from grantflow.domain.config.errors import ConfigError, format_path
-from grantflow.domain.config.loading import SHIPPED_EXAMPLE, ConfigSource, config_path, load_config, parse_config
+from grantflow.domain.config.loading import (
+    SHIPPED_EXAMPLE,
+    ConfigSource,
+    check_config,
+    config_path,
+    config_warnings,
+    load_config,
+    parse_config,
+)
 from grantflow.domain.config.schema import (
     ENV_NAME,
     RESERVED_ENV,
@@ -54,7 +62,9 @@ __all__ = [
     "ScriptIntegration",
     "ScriptResourceType",
     "SlackOptions",
+    "check_config",
     "config_path",
+    "config_warnings",
     "format_path",
     "load_config",
     "parse_config",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grantflow.domain.config.quorum import quorum_problems
 from grantflow.domain.config.schema import (
     FlowBundleGrant,
     GrantflowConfig,
@@ -154,7 +155,7 @@ def semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...],
             problems.append(((*base, "extension", "duration"), "must be greater than 0"))
         if f.approval_reminder < MIN_APPROVAL_REMINDER:
             problems.append(((*base, "approval_reminder"), "must be at least 15m"))
-    return problems
+    return problems + quorum_problems(cfg)
 
 
 def _permission_problems(
