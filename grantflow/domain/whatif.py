@@ -242,17 +242,16 @@ def _outcome(d: PolicyDecision) -> Outcome:
 
 
 def redecide(cfg: GrantflowConfig, spec: RequestSpec) -> Outcome:
-    """`decide`, except that a request refused only for being longer than every flow now allows is decided at
-    the longest duration allowed (reported as a cut, not a refusal)."""
+    """`decide`, except that a request refused only for being longer than the flows now allow is decided at the
+    longest duration that would be allowed (reported as a cut, not a refusal)."""
     d = decide(cfg, spec)
     if d.allowed:
         return _outcome(d)
     flows = covering_flows(cfg, spec.requester.strip().lower(), spec.items, spec.bundle, spec.grantee)
-    longest = max((f.max_duration for f in flows), default=0)
-    if 0 < longest < spec.duration_seconds:
-        shorter = decide(cfg, spec.model_copy(update={"duration_seconds": longest}))
-        if shorter.allowed:
-            return _outcome(shorter)
+    for shorter in sorted({f.max_duration for f in flows if 0 < f.max_duration < spec.duration_seconds}, reverse=True):
+        cut = decide(cfg, spec.model_copy(update={"duration_seconds": shorter}))
+        if cut.allowed:
+            return _outcome(cut)
     return _outcome(d)
 
 
@@ -281,7 +280,8 @@ def simulate(cfg: GrantflowConfig, recorded: Iterable[StatusView]) -> Simulation
     sim = Simulation()
     for view in recorded:
         before = recorded_outcome(view)
-        after = redecide(cfg, spec_of(view))
+        # A request refused as recorded stays compared as asked (a shorter one is another request).
+        after = redecide(cfg, spec_of(view)) if before.allowed else _outcome(decide(cfg, spec_of(view)))
         sim.rows.append(
             Resimulated(
                 request_id=view.request_id,

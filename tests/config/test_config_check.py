@@ -121,7 +121,29 @@ PRIVILEGES = edit(
     ("      - {bundle: pair}\n", "      - {bundle: pair}\n      - {integration: pg, permissions: [write, owner]}\n"),
 )
 
+# Quorums no request could meet: alice asking for herself leaves one owner of the two required; alice asking for
+# carol (another requestor) leaves no one of the engineers who approve writes.
+QUORUM = edit(
+    ("owners: [bob@example.com]", "owners: [bob@example.com, alice@example.com]"),
+    ("    approvals_required: 1\n    max_duration: 8h", "    approvals_required: 2\n    max_duration: 8h"),
+    ("      - {bundle: pair}\n    approvers: [group:owners]", "      - {bundle: pair}\n    approvers: [group:eng]"),
+)
+QUORUM_MET = (
+    QUORUM.replace(
+        "eng: [alice@example.com, carol@example.com]",
+        "eng: [alice@example.com, carol@example.com]\n  extra: [dan@example.com, erin@example.com]",
+    )
+    .replace(
+        "    approvers: [group:owners]\n    approvals_required: 2",
+        "    approvers: [group:owners, group:extra]\n    approvals_required: 2",
+    )
+    .replace("approvers: [group:eng]", "approvers: [group:eng, group:extra]")
+)
+
 CASES: dict[str, str | None] = {
+    "quorum.yml": QUORUM,
+    "quorum-met.yml": QUORUM_MET,
+    "warned.yml": BASE,
     "privileges.yml": PRIVILEGES,
     "semantic.yml": SEMANTIC,
     "mixed.yml": MIXED,
@@ -177,8 +199,59 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
 
 def test_the_shipped_example_passes(runs: dict[str, Run]) -> None:
     run = runs["example"]
-    assert (run.returncode, run.stderr) == (0, "")
+    assert run.returncode == 0
     assert run.stdout == "OK: 2 integrations, 1 bundles, 4 access flows, 4 groups\n"
+    # Its demo flows are approved by one person: warned, not refused.
+    assert [(p["path"], p["message"]) for p in run.problems()] == [
+        (
+            "access_flows[0].approvers",
+            "warning: this flow's requests can only ever be approved by bob@example.com: add approvers so that "
+            "one absence does not block them",
+        ),
+        (
+            "access_flows[3].approvers",
+            "warning: requests by dave@example.com can only ever be approved by bob@example.com: add approvers so "
+            "that one absence does not block them",
+        ),
+    ]
+
+
+def test_a_quorum_no_request_could_meet_is_an_error_at_its_line(runs: dict[str, Run]) -> None:
+    run = runs["quorum.yml"]
+    assert run.returncode == 2 and run.stdout == ""
+    never = "requesters and grantees cannot approve their own requests, so this quorum can never be met"
+    assert [(int(p["line"]), p["path"], p["message"]) for p in run.problems()] == [
+        (
+            line_of(QUORUM, "approvals_required: 2"),
+            "access_flows[0].approvals_required",
+            f"is 2, but a request by alice@example.com could be approved by only 1 person (bob@example.com): {never}",
+        ),
+        (
+            line_of(QUORUM, "approvals_required: 1"),
+            "access_flows[1].approvals_required",
+            "is 1, but a request by alice@example.com for carol@example.com could be approved by only 0 people: "
+            + never,
+        ),
+    ]
+
+
+def test_a_quorum_every_request_can_meet_passes(runs: dict[str, Run]) -> None:
+    run = runs["quorum-met.yml"]
+    assert (run.returncode, run.stderr) == (0, ""), run.stderr
+    assert run.stdout.startswith("OK: ")
+
+
+def test_a_flow_only_one_person_can_approve_is_a_warning(runs: dict[str, Run]) -> None:
+    run = runs["warned.yml"]
+    assert run.returncode == 0 and run.stdout.startswith("OK: ")
+    warning = "warning: this flow's requests can only ever be approved by bob@example.com"
+    assert [
+        (int(p["line"]), p["path"], p["message"].split(":")[0] + ":" + p["message"].split(":")[1])
+        for p in run.problems()
+    ] == [
+        (line_of(BASE, "approvers: [group:owners]", 1), "access_flows[0].approvers", warning),
+        (line_of(BASE, "approvers: [group:owners]", 2), "access_flows[1].approvers", warning),
+    ]
 
 
 def test_cross_reference_errors_are_all_reported_with_their_lines(runs: dict[str, Run]) -> None:
@@ -355,7 +428,7 @@ def test_every_problem_is_a_single_line() -> None:
                 (
                     "    requestors: [group:eng]\n    grants:\n      - {integration",
                     "    requestors: [group:eng]\n"
-                    "    grantees: [group:owners, group:nobody]\n    grants:\n      - {integration",
+                    "    grantees: [user:dan@example.com, group:nobody]\n    grants:\n      - {integration",
                 )
             ],
             'g.yml:21: access_flows[0].grantees[1]: unknown group "nobody"',
