@@ -454,10 +454,66 @@ def test_every_problem_is_a_single_line() -> None:
             [("    max_duration: 8h\n", "    max_duration: 8h\n    approval_reminder: 60\n")],
             "g.yml:26: access_flows[0].approval_reminder: must be at least 15m",
         ),
+        (
+            [
+                (
+                    "    max_duration: 8h\n",
+                    "    max_duration: 8h\n    escalation: [{after: 8d, approvers: [group:eng]}]\n",
+                )
+            ],
+            "g.yml:26: access_flows[0].escalation[0].after: is 8d, not before the approval time-out (7d): the "
+            "request would have failed by then",
+        ),
+        (
+            [
+                (
+                    "    max_duration: 8h\n",
+                    "    max_duration: 8h\n    escalation: [{after: 7d, approvers: [group:eng]}]\n",
+                )
+            ],
+            "g.yml:26: access_flows[0].escalation[0].after: is 7d, not before the approval time-out (7d): the "
+            "request would have failed by then",
+        ),
+        (
+            [
+                (
+                    "    max_duration: 8h\n",
+                    "    max_duration: 8h\n    escalation:\n      - {after: 4h, approvers: [group:eng]}\n"
+                    "      - {after: 2h, approvers: [group:owners]}\n",
+                )
+            ],
+            "g.yml:28: access_flows[0].escalation[1].after: must be later than the previous step's",
+        ),
+        (
+            [
+                (
+                    "    max_duration: 8h\n",
+                    "    max_duration: 8h\n    escalation: [{after: 4h, approvers: [group:leads]}]\n",
+                )
+            ],
+            'g.yml:26: access_flows[0].escalation[0].approvers[0]: unknown group "leads"',
+        ),
+        (
+            [("    max_duration: 8h\n", "    max_duration: 8h\n    escalation: [{after: 4h, approvers: []}]\n")],
+            "g.yml:26: access_flows[0].escalation[0].approvers: List should have at least 1 item after validation, "
+            "not 0",
+        ),
     ],
 )
 def test_one_problem(changes: list[tuple[str, str]], expected: str) -> None:
     assert problems(edit(*changes)) == [expected]
+
+
+def test_an_escalation_before_the_time_out_is_valid() -> None:
+    steps = (
+        '    escalation:\n      - {after: 4h, approvers: [group:eng], notify: "#access-escalations"}\n'
+        "      - {after: 6d23h, approvers: [user:ops@example.com]}\n"
+    )
+    cfg = parse_config(edit(("    max_duration: 8h\n", "    max_duration: 8h\n" + steps)), "g.yml")
+    assert [(e.after, e.approvers, e.notify) for e in cfg.access_flows[0].escalation] == [
+        (4 * 3600, ["group:eng"], "#access-escalations"),
+        (167 * 3600, ["user:ops@example.com"], None),
+    ]
 
 
 def test_references_to_an_invalid_entry_are_not_reported_twice() -> None:

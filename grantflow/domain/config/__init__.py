@@ -19,6 +19,7 @@ from grantflow.domain.config.loading import (
     parse_config,
 )
 from grantflow.domain.config.schema import (
+    APPROVAL_TIMEOUT_SECONDS,
     ENV_NAME,
     RESERVED_ENV,
     RESERVED_ENV_PREFIXES,
@@ -26,6 +27,7 @@ from grantflow.domain.config.schema import (
     AnyFlowGrant,
     Bundle,
     BundleItem,
+    EscalationStep,
     Extension,
     FlowBundleGrant,
     FlowGrant,
@@ -40,6 +42,7 @@ from grantflow.domain.config.schema import (
 )
 
 __all__ = [
+    "APPROVAL_TIMEOUT_SECONDS",
     "ENV_NAME",
     "MIN_APPROVAL_REMINDER",
     "PRINCIPAL_HELP",
@@ -52,6 +55,7 @@ __all__ = [
     "BundleItem",
     "ConfigError",
     "ConfigSource",
+    "EscalationStep",
     "Extension",
     "FlowBundleGrant",
     "FlowGrant",
