@@ -220,10 +220,11 @@ def recorded_outcome(view: StatusView) -> Outcome:
     """What the policy decided for a recorded request: refused when the workflow's policy check failed it."""
     if view.status == AccessStatus.FAILED and view.status_reason.startswith(POLICY_REFUSAL_PREFIX):
         return Outcome(allowed=False, reason=view.status_reason.removeprefix(POLICY_REFUSAL_PREFIX))
+    # Approvers an escalation step added later were not part of the decision.
     return Outcome(
         allowed=True,
         flow_id=view.flow_id,
-        approvers=tuple(sorted(view.approvers)),
+        approvers=tuple(sorted(set(view.approvers) - set(view.escalated_to))),
         approvals_required=view.approvals_required,
         duration_seconds=view.duration_seconds,
     )

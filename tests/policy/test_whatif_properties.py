@@ -133,3 +133,39 @@ def test_simulate_reports_each_change_the_rules_imply(old: dict[str, Any], new: 
             assert norm(spec.requester) not in row.after.approvers
         else:
             assert Change.MAX_DURATION_CUT not in row.changes
+
+
+def test_approvers_added_by_escalation_are_not_a_change() -> None:
+    cfg = GrantflowConfig.model_validate(
+        {
+            "groups": {"eng": ["u0@example.com"], "owners": ["u1@example.com", "u2@example.com"]},
+            "integrations": [
+                {
+                    "id": "i0",
+                    "type": "script",
+                    "resource_types": [{"id": "t0", "resources": ["r0"], "permissions": ["p0"]}],
+                    "grant": ["true"],
+                    "revoke": ["true"],
+                }
+            ],
+            "access_flows": [
+                {
+                    "id": "f0",
+                    "requestors": ["group:eng"],
+                    "grants": [{"integration": "i0", "permissions": ["p0"]}],
+                    "approvers": ["group:owners"],
+                    "escalation": [{"after": "4h", "approvers": ["user:u3@example.com"]}],
+                }
+            ],
+        }
+    )
+    item = GrantItem(integration="i0", resource_type="t0", resource="r0", permission="p0")
+    view = recorded(cfg, self_request("u0@example.com", item, 3600), 0)
+    escalated = view.model_copy(
+        update={"approvers": [*view.approvers, "u3@example.com"], "escalated_to": ["u3@example.com"]}
+    )
+    assert not simulate(cfg, [escalated]).changed
+    # Without the record of the escalation, the extra approver would read as a changed decision.
+    assert simulate(cfg, [escalated.model_copy(update={"escalated_to": []})]).changed[0].changes == (
+        Change.APPROVERS_CHANGED,
+    )
