@@ -45,7 +45,7 @@ OWNER_NOTES = frozenset(
 BROADCAST_NOTES = frozenset({"approval_reminder", "expiry_reminder", "approval_timeout"})
 # Transitions after which approvers' Home tabs change (a request joins or leaves "Pending my approval").
 APPROVER_HOME_KINDS = frozenset(
-    {"submitted", "approval", "granting", "rejected", "approval_timeout", "revoked", "failed"}
+    {"submitted", "approval", "granting", "rejected", "approval_timeout", "revoked", "failed", "escalated"}
 )
 
 
