@@ -78,6 +78,8 @@ async def test_escalation_dms_the_new_approvers_and_notes_the_channel(
             for dm in dms.values():
                 assert dm.action_ids() == [ids.APPROVE, ids.REJECT]
                 assert "Escalated to" in dm.text()
+            for u in ("UERIN", "UFRANK"):  # their Home tabs list it under "Pending my approval"
+                await fake.wait("views.publish", lambda c, u=u: c.args.get("user_id") == u and rid in c.text())
             note = await fake.wait(
                 "chat.postMessage", lambda c: c.args.get("channel") == "#access-escalations" and rid in c.text()
             )
