@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
 
     # The helpers beside this module keep no module state: passed through, a new run does not re-import them.
     from workflows.carry import continue_as_new, restore
-    from workflows.escalation import ESCALATION_PATCH, escalate, next_wait
+    from workflows.escalation import escalate, next_wait
     from workflows.items import EXTEND_RETRY, GRANT_RETRY, REVOKE_RETRY, call_item, cause
     from workflows.outbox import Outbox
     from workflows.refusals import MIN_TIMER, Refusals
@@ -134,9 +134,8 @@ class AccessRequestWorkflow:
         waited = s.approval_waited
         if s.carried_at is not None:
             waited += max(workflow.now() - s.carried_at, timedelta(0))
-        escalating = bool(d.escalation) and workflow.patched(ESCALATION_PATCH)  # workflows/escalation.py
         while True:
-            step = next_wait(d, waited, total, interval, escalating)
+            step = next_wait(d, waited, total, interval)  # and escalation steps: workflows/escalation.py
             started = workflow.now()
             try:
                 await workflow.wait_condition(
@@ -149,7 +148,7 @@ class AccessRequestWorkflow:
                 if waited >= total:
                     self._finish(AccessStatus.FAILED, APPROVAL_TIMEOUT_REASON, TransitionKind.APPROVAL_TIMEOUT)
                     return False
-                if escalating and escalate(s, self._out, self._transition, waited - step, waited, interval):
+                if escalate(s, self._out, self._transition, waited - step, waited, interval):
                     continue
                 self._out.event("grantflow", "approval_reminder", outcome="info")
                 self._transition(TransitionKind.APPROVAL_REMINDER)

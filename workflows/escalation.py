@@ -25,13 +25,17 @@ with workflow.unsafe.imports_passed_through():
 ESCALATION_PATCH = "escalation"
 
 
-def next_wait(
-    d: PolicyDecision, waited: timedelta, total: timedelta, interval: timedelta, escalating: bool
-) -> timedelta:
+def escalating(d: PolicyDecision) -> bool:
+    """Whether this request escalates: its decision has steps (never one recorded before escalation existed), and
+    the workflow code that runs it knows escalation (the patch marker, recorded before the wait's first timer)."""
+    return bool(d.escalation) and workflow.patched(ESCALATION_PATCH)
+
+
+def next_wait(d: PolicyDecision, waited: timedelta, total: timedelta, interval: timedelta) -> timedelta:
     """The approval wait's next timer: to the next reminder, the time-out, or (escalating) the next step.
     Reminders fall on whole intervals of waiting; a fresh run starts on one (one interval per step)."""
     step = min(interval - waited % interval, total - waited)
-    if escalating:
+    if escalating(d):
         ahead = [timedelta(seconds=e.after_seconds) - waited for e in d.escalation]
         step = min([step, *(a for a in ahead if a > timedelta(0))])
     return max(step, MIN_TIMER)
@@ -53,7 +57,7 @@ def escalate(
     """Apply the steps that came due when a timer of the approval wait fired: add their approvers, audit each step
     and publish an `escalated` transition (new approvers get the approval message; the notify channel a note).
     True when that timer was only an escalation's, not also a reminder's."""
-    steps = due(s.d, before, after)
+    steps = due(s.d, before, after) if escalating(s.d) else []
     for i, step in steps:
         added = [a for a in step.approvers if a not in s.d.approvers and a not in s.escalated]
         s.escalated.extend(added)
