@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
 
     # The helpers beside this module keep no module state: passed through, a new run does not re-import them.
     from workflows.carry import continue_as_new, restore
+    from workflows.escalation import escalate, next_wait
     from workflows.items import EXTEND_RETRY, GRANT_RETRY, REVOKE_RETRY, call_item, cause
     from workflows.outbox import Outbox
     from workflows.refusals import MIN_TIMER, Refusals
@@ -134,8 +135,7 @@ class AccessRequestWorkflow:
         if s.carried_at is not None:
             waited += max(workflow.now() - s.carried_at, timedelta(0))
         while True:
-            # Reminders fall on whole intervals of waiting; a fresh run starts on one (one interval per step).
-            step = max(min(interval - waited % interval, total - waited), MIN_TIMER)
+            step = next_wait(d, waited, total, interval)  # and escalation steps: workflows/escalation.py
             started = workflow.now()
             try:
                 await workflow.wait_condition(
@@ -148,6 +148,8 @@ class AccessRequestWorkflow:
                 if waited >= total:
                     self._finish(AccessStatus.FAILED, APPROVAL_TIMEOUT_REASON, TransitionKind.APPROVAL_TIMEOUT)
                     return False
+                if escalate(s, self._out, self._transition, waited - step, waited, interval):
+                    continue
                 self._out.event("grantflow", "approval_reminder", outcome="info")
                 self._transition(TransitionKind.APPROVAL_REMINDER)
                 continue

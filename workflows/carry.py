@@ -75,6 +75,7 @@ def carry(s: RequestState, outbox: Outbox, refusals: Refusals, now: datetime) ->
         carried_at=now,
         refusals=refusals.carried(),
         run=s.run + 1,
+        escalated=s.escalated,
     )
 
 
@@ -95,4 +96,5 @@ def restore(inp: WorkflowInput, c: CarriedState) -> RequestState:
         approval_waited=timedelta(seconds=c.approval_waited_seconds),
         carried_at=c.carried_at,
         run=c.run,
+        escalated=list(c.escalated),
     )

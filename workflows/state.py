@@ -60,6 +60,8 @@ class RequestState:
     approval_waited: timedelta = timedelta(0)
     carried_at: datetime | None = None
     run: int = 1
+    # Approvers added by escalation steps (workflows/escalation.py), judged as the decision's own.
+    escalated: list[str] = field(default_factory=list)
 
     @property
     def spec(self) -> RequestSpec:
@@ -70,6 +72,13 @@ class RequestState:
         """The recorded policy decision (present once the run has resolved it)."""
         assert self.decision is not None
         return self.decision
+
+    @property
+    def judged(self) -> PolicyDecision:
+        """The decision the rules judge by: the recorded one with the approvers escalation added."""
+        if not self.escalated:
+            return self.d
+        return self.d.model_copy(update={"approvers": [*self.d.approvers, *self.escalated]})
 
     def approved(self) -> bool:
         return any(a.break_glass for a in self.approvals) or len(self.approvals) >= self.d.approvals_required
@@ -94,18 +103,18 @@ class RequestState:
     def why_not_approve(self, p: ApprovePayload) -> str | None:
         already = [a.approver for a in self.approvals]
         return (
-            policy.judge_approve(self.d, self.spec, self.status, already, p.approver, p.break_glass, p.reason)
+            policy.judge_approve(self.judged, self.spec, self.status, already, p.approver, p.break_glass, p.reason)
             or self._decided_already()
         )
 
     def why_not_reject(self, p: RejectPayload) -> str | None:
-        return policy.judge_reject(self.d, self.spec, self.status, p.approver) or self._decided_already()
+        return policy.judge_reject(self.judged, self.spec, self.status, p.approver) or self._decided_already()
 
     def why_not_extend(self, p: ExtendPayload) -> str | None:
         return policy.judge_extend(self.d, self.spec, self.status, self.extensions_used, p.actor)
 
     def why_not_revoke(self, p: RevokePayload) -> str | None:
-        return policy.judge_revoke(self.d, self.spec, self.status, p.actor) or (
+        return policy.judge_revoke(self.judged, self.spec, self.status, p.actor) or (
             f"already being revoked by {self.revoke_by}" if self.revoke_by is not None else None
         )
 
@@ -200,7 +209,7 @@ class RequestState:
             duration_seconds=spec.duration_seconds,
             flow_id=d.flow_id if d else "",
             flow_name=d.flow_name if d else "",
-            approvers=d.approvers if d else [],
+            approvers=[*d.approvers, *self.escalated] if d else [],
             approvals=self.approvals,
             approvals_required=d.approvals_required if d else 0,
             approval_channel=d.approval_channel if d else None,
@@ -214,6 +223,7 @@ class RequestState:
             extension_enabled=bool(d and d.extension.enabled),
             extension_offered=self.extension_offered,
             revoked_by=self.revoke_by,
+            escalated_to=list(self.escalated),
         )
 
 

@@ -45,7 +45,7 @@ OWNER_NOTES = frozenset(
 BROADCAST_NOTES = frozenset({"approval_reminder", "expiry_reminder", "approval_timeout"})
 # Transitions after which approvers' Home tabs change (a request joins or leaves "Pending my approval").
 APPROVER_HOME_KINDS = frozenset(
-    {"submitted", "approval", "granting", "rejected", "approval_timeout", "revoked", "failed"}
+    {"submitted", "approval", "granting", "rejected", "approval_timeout", "revoked", "failed", "escalated"}
 )
 
 
@@ -86,7 +86,7 @@ class SlackNotifier:
         if (
             latest.approvals_required > 0
             and latest.approvers
-            and ("submitted" in kinds or self._has_approval_refs(refs))
+            and ("submitted" in kinds or "escalated" in kinds or self._has_approval_refs(refs))
         ):
             if latest.approval_channel:
                 await self._main(latest, refs, f"channel:{latest.approval_channel}", None, "channel")
@@ -96,6 +96,7 @@ class SlackNotifier:
         for t in batch:
             await self._notes(t, latest, refs)
             await self._break_glass_notes(t, refs)
+            await self._escalation_notes(t, refs)
         people = set(self._owners(latest))
         if kinds & APPROVER_HOME_KINDS:
             people.update(latest.approvers)
@@ -181,6 +182,33 @@ class SlackNotifier:
                     resp = await self.web.chat_postMessage(
                         channel=parent.channel, thread_ts=parent.ts, text=text, reply_broadcast=True
                     )
+                    await self._remember(refs, t.status.request_id, key, resp)
+                except SlackApiError as exc:
+                    self._skip_or_raise(exc, key, t.status.request_id)
+
+    async def _escalation_notes(self, t: Transition, refs: dict[str, SlackMessageRef]) -> None:
+        """Each escalation step tells the requester (under their message) and its `notify` channel, if any; the new
+        approvers get the approval message itself (`_request`), and every copy says "Escalated to ..."."""
+        for event in t.events:
+            if event.action != "escalate":
+                continue
+            text = views.escalation_note(
+                t.status,
+                event.detail.get("approvers", []),
+                event.detail.get("after_seconds", 0),
+                self.directory.mentions(),
+            )
+            targets: list[tuple[str, str, str | None]] = [
+                (k, refs[k].channel, refs[k].ts) for k in (f"owner:{e}" for e in self._owners(t.status)) if k in refs
+            ]
+            if event.detail.get("notify"):
+                targets.append(("notify", str(event.detail["notify"]), None))
+            for parent_key, channel, thread_ts in targets:
+                key = f"note:{event.key}:{parent_key}"
+                if key in refs:
+                    continue
+                try:
+                    resp = await self.web.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
                     await self._remember(refs, t.status.request_id, key, resp)
                 except SlackApiError as exc:
                     self._skip_or_raise(exc, key, t.status.request_id)

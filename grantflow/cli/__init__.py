@@ -1,6 +1,6 @@
 """`grantflow` — the command line front door: a thin layer over grantflow.client.
 
-One module per command group (requests, audit, config, ops, assist, processes), shared plumbing in
+One module per command group (requests, audit, config, policy, ops, assist, processes), shared plumbing in
 `common`, assembled by `app`. This package module stays empty of imports so that importing any of them
 does not load the others; `main` (the console script) loads the app when it runs.
 """

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from grantflow.cli import assist, audit, config, ops, processes, requests
+from grantflow.cli import assist, audit, config, ops, policy, processes, requests
 from grantflow.cli.common import CliError
 
 try:  # typer >= 0.16 vendors click; its exceptions are what it raises
@@ -30,6 +30,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
     )
     config.register(app)
+    policy.register(app)
     requests.register(app)
     audit.register(app)
     app.command("worker")(processes.worker)

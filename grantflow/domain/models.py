@@ -64,6 +64,15 @@ class ExtensionRules(BaseModel):
     notify_before_seconds: int = 0
 
 
+class Escalation(BaseModel):
+    """One escalation step of the decided flow: approvers added while the request is still pending `after_seconds`
+    after submission (people, without the requester, the grantee or anyone already an approver)."""
+
+    after_seconds: int
+    approvers: list[str] = Field(default_factory=list)
+    notify: str | None = None
+
+
 class PolicyDecision(BaseModel):
     """The access-flow decision for one request, snapshotted into history by an activity."""
 
@@ -80,6 +89,7 @@ class PolicyDecision(BaseModel):
     duration_seconds: int = 0
     extension: ExtensionRules = Field(default_factory=ExtensionRules)
     admins: list[str] = Field(default_factory=list)
+    escalation: list[Escalation] = Field(default_factory=list)
 
 
 class Approval(BaseModel):
@@ -127,6 +137,8 @@ class StatusView(BaseModel):
     extension_enabled: bool = False
     extension_offered: bool = False
     revoked_by: str | None = None
+    # Approvers added by escalation steps (also in `approvers`), in the order they were added.
+    escalated_to: list[str] = Field(default_factory=list)
 
 
 AuditOutcome = Literal["ok", "refused", "failed", "info"]
@@ -163,6 +175,7 @@ class TransitionKind(StrEnum):
     REVOKED = "revoked"
     EXPIRED = "expired"
     FAILED = "failed"
+    ESCALATED = "escalated"
     # Audit events only, published on their own (no lifecycle step).
     AUDIT = "audit"
 
@@ -212,6 +225,7 @@ class CarriedState(BaseModel):
     carried_at: datetime
     refusals: list[RefusalWindow] = Field(default_factory=list)
     run: int = 1
+    escalated: list[str] = Field(default_factory=list)
 
 
 class WorkflowInput(BaseModel):

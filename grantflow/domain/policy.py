@@ -25,7 +25,14 @@ from grantflow.domain.config import (
 )
 from grantflow.domain.durations import format_duration
 from grantflow.domain.emails import BadEmail, check_email
-from grantflow.domain.models import AccessStatus, ExtensionRules, GrantItem, PolicyDecision, RequestSpec
+from grantflow.domain.models import (
+    AccessStatus,
+    Escalation,
+    ExtensionRules,
+    GrantItem,
+    PolicyDecision,
+    RequestSpec,
+)
 
 DEFAULT_PG_PERMISSIONS = ("read", "write", "admin")
 # In every refusal of a grantee the flow does not allow: front doors use it to put the error on that field.
@@ -239,7 +246,19 @@ def _decide(cfg: GrantflowConfig, spec: RequestSpec) -> PolicyDecision:
             notify_before_seconds=ext.notify_before,
         ),
         admins=cfg.expand(cfg.admins),
+        escalation=_escalation(cfg, flow, chosen.approvers, (requester, grantee)),
     )
+
+
+def _escalation(cfg: GrantflowConfig, flow: AccessFlow, approvers: list[str], own: tuple[str, str]) -> list[Escalation]:
+    """The flow's escalation steps as people each step adds (never the requester or grantee, never twice)."""
+    steps: list[Escalation] = []
+    known = set(approvers) | set(own)
+    for step in flow.escalation:
+        added = [a for a in cfg.expand(step.approvers) if a not in known]
+        known.update(added)
+        steps.append(Escalation(after_seconds=step.after, approvers=added, notify=step.notify))
+    return steps
 
 
 def grantee_allowed(cfg: GrantflowConfig, flow: AccessFlow, requester: str, grantee: str) -> bool:

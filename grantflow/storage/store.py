@@ -278,8 +278,9 @@ class Store:
         person: str | None = None,
         status: str | Sequence[str] | None = None,
         since: datetime | None = None,
-        limit: int = 200,
+        limit: int | None = 200,
     ) -> list[StatusView]:
+        """Newest first; `limit=None` for all of them."""
         with Session(self.engine) as s:
             q = select(RequestRow)
             if person:
@@ -289,7 +290,9 @@ class Store:
                 q = q.where(col(RequestRow.status).in_(statuses))
             if since:
                 q = q.where(col(RequestRow.submitted_at) >= since)
-            q = q.order_by(col(RequestRow.submitted_at).desc()).limit(limit)
+            q = q.order_by(col(RequestRow.submitted_at).desc())
+            if limit is not None:
+                q = q.limit(limit)
             return [r.view() for r in s.exec(q)]
 
     def count_by_status(self) -> dict[str, int]:

@@ -48,6 +48,8 @@ def _outcome(v: StatusView, names: Mapping[str, str]) -> list[str]:
         )
     if v.status == AccessStatus.PENDING_APPROVAL and v.approvals_required > len(v.approvals):
         lines.append(f"Approvals: {len(v.approvals)} of {v.approvals_required}")
+    if v.escalated_to:
+        lines.append(":arrow_double_up: Escalated to " + ", ".join(who(e, names) for e in v.escalated_to))
     if v.rejected_by:
         reason = v.status_reason.split(": ", 1)[1] if ": " in v.status_reason else ""
         lines.append(f":x: Rejected by {who(v.rejected_by, names)}" + (f": {esc(reason)}" if reason else ""))
@@ -234,6 +236,16 @@ def help_message() -> list[Block]:
         ),
         context("Approvers get a message with Approve and Reject buttons. The Home tab shows everything at once."),
     ]
+
+
+def escalation_note(v: StatusView, added: Sequence[str], after_seconds: int, names: Mapping[str, str]) -> str:
+    """Told under the requester's message and in the step's `notify` channel: who was asked in addition."""
+    to = ", ".join(who(e, names) for e in added) or "nobody new"
+    return clip(
+        f":arrow_double_up: Still waiting for approval after {format_duration(after_seconds)}: {what(v)} for "
+        f"{who(v.grantee, names)} (`{v.request_id}`) was escalated to {to}.",
+        MAX_MESSAGE_TEXT,
+    )
 
 
 def break_glass_note(actor: str, reason: str | None) -> str:

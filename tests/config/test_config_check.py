@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grantflow.domain.config import ConfigError, parse_config
+from grantflow.domain.config import ConfigError, config_warnings, parse_config
 from tests.conftest import EXAMPLE_CONFIG, TEST_CONFIG
 
 GRANTFLOW = str(Path(sys.executable).parent / "grantflow")
@@ -121,6 +121,25 @@ PRIVILEGES = edit(
     ("      - {bundle: pair}\n", "      - {bundle: pair}\n      - {integration: pg, permissions: [write, owner]}\n"),
 )
 
+# Quorums no request could meet: alice asking for herself leaves one owner of the two required; alice asking for
+# carol (another requestor) leaves no one of the engineers who approve writes.
+QUORUM = edit(
+    ("owners: [bob@example.com]", "owners: [bob@example.com, alice@example.com]"),
+    ("    approvals_required: 1\n    max_duration: 8h", "    approvals_required: 2\n    max_duration: 8h"),
+    ("      - {bundle: pair}\n    approvers: [group:owners]", "      - {bundle: pair}\n    approvers: [group:eng]"),
+)
+QUORUM_MET = (
+    QUORUM.replace(
+        "eng: [alice@example.com, carol@example.com]",
+        "eng: [alice@example.com, carol@example.com]\n  extra: [dan@example.com, erin@example.com]",
+    )
+    .replace(
+        "    approvers: [group:owners]\n    approvals_required: 2",
+        "    approvers: [group:owners, group:extra]\n    approvals_required: 2",
+    )
+    .replace("approvers: [group:eng]", "approvers: [group:eng, group:extra]")
+)
+
 CASES: dict[str, str | None] = {
     "privileges.yml": PRIVILEGES,
     "semantic.yml": SEMANTIC,
@@ -177,8 +196,50 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
 
 def test_the_shipped_example_passes(runs: dict[str, Run]) -> None:
     run = runs["example"]
-    assert (run.returncode, run.stderr) == (0, "")
+    assert run.returncode == 0
     assert run.stdout == "OK: 2 integrations, 1 bundles, 4 access flows, 4 groups\n"
+    # Its demo flows are approved by one person: warned, not refused.
+    assert [(p["path"], p["message"]) for p in run.problems()] == [
+        (
+            "access_flows[0].approvers",
+            "warning: this flow's requests can only ever be approved by bob@example.com: add approvers so that "
+            "one absence does not block them",
+        ),
+        (
+            "access_flows[3].approvers",
+            "warning: requests by dave@example.com can only ever be approved by bob@example.com: add approvers so "
+            "that one absence does not block them",
+        ),
+    ]
+
+
+def test_a_quorum_no_request_could_meet_is_an_error_at_its_line() -> None:
+    """Reported like every other problem (the CLI prints these lines and exits 2: the cases above run through it)."""
+    never = "requesters and grantees cannot approve their own requests, so this quorum can never be met"
+    assert problems(QUORUM) == [
+        f"g.yml:{line_of(QUORUM, 'approvals_required: 2')}: access_flows[0].approvals_required: is 2, but a request "
+        f"by alice@example.com could be approved by only 1 person (bob@example.com): {never}",
+        f"g.yml:{line_of(QUORUM, 'approvals_required: 1')}: access_flows[1].approvals_required: is 1, but a request "
+        f"by alice@example.com for carol@example.com could be approved by only 0 people: {never}",
+    ]
+
+
+def test_a_quorum_every_request_can_meet_passes() -> None:
+    cfg = parse_config(QUORUM_MET, "g.yml")
+    assert config_warnings(cfg, QUORUM_MET, "g.yml") == []
+
+
+def test_a_flow_only_one_person_can_approve_is_a_warning() -> None:
+    """Warned, not refused (the CLI prints them and exits 0: test_the_shipped_example_passes)."""
+    warned = config_warnings(parse_config(BASE, "g.yml"), BASE, "g.yml")
+    warning = (
+        "warning: this flow's requests can only ever be approved by bob@example.com: add approvers so that one "
+        "absence does not block them"
+    )
+    assert warned == [
+        f"g.yml:{line_of(BASE, 'approvers: [group:owners]', 1)}: access_flows[0].approvers: {warning}",
+        f"g.yml:{line_of(BASE, 'approvers: [group:owners]', 2)}: access_flows[1].approvers: {warning}",
+    ]
 
 
 def test_cross_reference_errors_are_all_reported_with_their_lines(runs: dict[str, Run]) -> None:
@@ -355,7 +416,7 @@ def test_every_problem_is_a_single_line() -> None:
                 (
                     "    requestors: [group:eng]\n    grants:\n      - {integration",
                     "    requestors: [group:eng]\n"
-                    "    grantees: [group:owners, group:nobody]\n    grants:\n      - {integration",
+                    "    grantees: [user:dan@example.com, group:nobody]\n    grants:\n      - {integration",
                 )
             ],
             'g.yml:21: access_flows[0].grantees[1]: unknown group "nobody"',
@@ -381,10 +442,66 @@ def test_every_problem_is_a_single_line() -> None:
             [("    max_duration: 8h\n", "    max_duration: 8h\n    approval_reminder: 60\n")],
             "g.yml:26: access_flows[0].approval_reminder: must be at least 15m",
         ),
+        (
+            [
+                (
+                    "    max_duration: 8h\n",
+                    "    max_duration: 8h\n    escalation: [{after: 8d, approvers: [group:eng]}]\n",
+                )
+            ],
+            "g.yml:26: access_flows[0].escalation[0].after: is 8d, not before the approval time-out (7d): the "
+            "request would have failed by then",
+        ),
+        (
+            [
+                (
+                    "    max_duration: 8h\n",
+                    "    max_duration: 8h\n    escalation: [{after: 7d, approvers: [group:eng]}]\n",
+                )
+            ],
+            "g.yml:26: access_flows[0].escalation[0].after: is 7d, not before the approval time-out (7d): the "
+            "request would have failed by then",
+        ),
+        (
+            [
+                (
+                    "    max_duration: 8h\n",
+                    "    max_duration: 8h\n    escalation:\n      - {after: 4h, approvers: [group:eng]}\n"
+                    "      - {after: 2h, approvers: [group:owners]}\n",
+                )
+            ],
+            "g.yml:28: access_flows[0].escalation[1].after: must be later than the previous step's",
+        ),
+        (
+            [
+                (
+                    "    max_duration: 8h\n",
+                    "    max_duration: 8h\n    escalation: [{after: 4h, approvers: [group:leads]}]\n",
+                )
+            ],
+            'g.yml:26: access_flows[0].escalation[0].approvers[0]: unknown group "leads"',
+        ),
+        (
+            [("    max_duration: 8h\n", "    max_duration: 8h\n    escalation: [{after: 4h, approvers: []}]\n")],
+            "g.yml:26: access_flows[0].escalation[0].approvers: List should have at least 1 item after validation, "
+            "not 0",
+        ),
     ],
 )
 def test_one_problem(changes: list[tuple[str, str]], expected: str) -> None:
     assert problems(edit(*changes)) == [expected]
+
+
+def test_an_escalation_before_the_time_out_is_valid() -> None:
+    steps = (
+        '    escalation:\n      - {after: 4h, approvers: [group:eng], notify: "#access-escalations"}\n'
+        "      - {after: 6d23h, approvers: [user:ops@example.com]}\n"
+    )
+    cfg = parse_config(edit(("    max_duration: 8h\n", "    max_duration: 8h\n" + steps)), "g.yml")
+    assert [(e.after, e.approvers, e.notify) for e in cfg.access_flows[0].escalation] == [
+        (4 * 3600, ["group:eng"], "#access-escalations"),
+        (167 * 3600, ["user:ops@example.com"], None),
+    ]
 
 
 def test_references_to_an_invalid_entry_are_not_reported_twice() -> None:

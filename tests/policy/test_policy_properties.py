@@ -18,7 +18,16 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grantflow.domain.config import AccessFlow, FlowBundleGrant, GrantflowConfig, load_config, parse_config
+from grantflow.domain.config import (
+    AccessFlow,
+    ConfigError,
+    FlowBundleGrant,
+    GrantflowConfig,
+    config_warnings,
+    load_config,
+    parse_config,
+)
+from grantflow.domain.config.errors import line_map
 from grantflow.domain.models import AccessStatus, ExtensionRules, GrantItem, PolicyDecision, RequestSpec
 from grantflow.domain.policy import (
     PolicyError,
@@ -287,10 +296,52 @@ def draw_request(draw: Draw, cfg: GrantflowConfig) -> RequestSpec:
 # --- decide -------------------------------------------------------------------------------------------------
 
 
-@settings(FAST, max_examples=50)
+def unmet_quorums(cfg: GrantflowConfig) -> set[int]:
+    """The flows some request of which (any requester, any grantee they may name) cannot gather its approvals,
+    though the flow has enough approvers in all."""
+    out = set()
+    for n, f in enumerate(cfg.access_flows):
+        approvers, requestors = members(cfg, f.approvers), members(cfg, f.requestors)
+        if not 0 < f.approvals_required <= len(approvers):
+            continue
+        grantees = requestors | members(cfg, f.grantees)
+        if any(len(approvers - {r, g}) < f.approvals_required for r in requestors for g in grantees | {r}):
+            out.add(n)
+    return out
+
+
+def single_approver_flows(cfg: GrantflowConfig) -> set[int]:
+    return {
+        n
+        for n, f in enumerate(cfg.access_flows)
+        if f.approvals_required == 1
+        and any(len(members(cfg, f.approvers) - {r}) == 1 for r in members(cfg, f.requestors))
+    }
+
+
+@settings(FAST, max_examples=100)
 @given(config_data())
-def test_generated_configs_pass_config_check(data: dict[str, Any]) -> None:
-    parse_config(yaml.safe_dump(data, sort_keys=False))
+def test_generated_configs_pass_config_check_unless_a_quorum_cannot_be_met(data: dict[str, Any]) -> None:
+    """Every generated config is valid but for quorums that some request could never meet: exactly those are
+    reported, at their `approvals_required` line; flows whose requests one person alone approves are warned."""
+    text = yaml.safe_dump(data, sort_keys=False)
+    cfg = GrantflowConfig.model_validate(data)
+    unmet = unmet_quorums(cfg)
+    try:
+        parsed = parse_config(text, "g.yml")
+    except ConfigError as exc:
+        lines = line_map(text)
+        assert unmet, exc.problems
+        assert exc.problems == [
+            f"g.yml:{lines[('access_flows', n, 'approvals_required')]}: access_flows[{n}].approvals_required: "
+            + exc.problems[i].split("approvals_required: ", 1)[1]
+            for i, n in enumerate(sorted(unmet))
+        ]
+        assert all("this quorum can never be met" in p for p in exc.problems)
+        return
+    assert not unmet
+    warned = config_warnings(parsed, text, "g.yml")
+    assert {int(w.split("access_flows[")[1].split("]")[0]) for w in warned} == single_approver_flows(cfg)
 
 
 def check_decision(cfg: GrantflowConfig, spec: RequestSpec) -> None:

@@ -573,3 +573,38 @@ async def continue_as_new_while_active(h: Harness) -> str:
     await h.client.revoke(rid, "alice@example.com", "done")
     await settle(h, rid, {"REVOKED"})
     return rid
+
+
+# --- next release: escalation (time-skipping server) -----------------------------------------------------
+
+
+@scenario(
+    "escalated_then_approved",
+    "read flow with an escalation step at 4h: nobody decides, the step adds the seniors (escalate event, escalated "
+    "transition, patch 'escalation'), a senior approves by update; ACTIVE, then expired",
+    since="0.3.0",
+)
+async def escalated_then_approved(h: Harness) -> str:
+    from grantflow.domain.config import ConfigSource
+    from grantflow.settings import Settings
+    from tests.workflows.conftest import config_with
+    from worker import build_worker
+
+    steps = [{"after": "4h", "approvers": ["group:seniors"], "notify": "#access-escalations"}]
+    config = config_with(h.state_dir.parent / "escalation-config", "read-folders", escalation=steps)
+    # The policy is resolved by the worker: this one reads the config with the escalation step.
+    await h.worker.shutdown()
+    settings = Settings(
+        GRANTFLOW_TASK_QUEUE=h.worker.task_queue, GRANTFLOW_STATE_DIR=str(h.state_dir), GRANTFLOW_CONFIG=str(config)
+    )
+    worker = build_worker(h.env.client, settings, config=ConfigSource(config), store=h.store, notifier=h.notifier)
+    async with worker:
+        rid = await submit(h, spec(h))
+        await h.env.sleep(4 * 3600 + 60)
+        await until(h, rid, lambda v: bool(v.get("escalated_to")), "escalated")
+        await audited(h, rid, "escalate", "info")
+        await h.client.approve(rid, "erin@example.com", "escalated to me")
+        await settle(h, rid, {"ACTIVE"})
+        await settle(h, rid, {"EXPIRED"}, max_skip=3 * 3600)
+        await h.env.client.get_workflow_handle(f"access-request-{rid}").result()
+    return rid

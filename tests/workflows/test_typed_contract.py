@@ -83,6 +83,7 @@ def test_transition_kinds_keep_their_recorded_values() -> None:
         "expired",
         "failed",
         "audit",
+        "escalated",
     }
     assert TransitionKind.ACTIVE == "active" and f"{TransitionKind.REVOKE_RETRY}" == "revoke_retry"
 

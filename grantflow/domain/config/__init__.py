@@ -9,8 +9,17 @@ The schema is in `schema.py`, the cross-reference checks in `checks.py`, line-po
 
 from grantflow.domain.config.checks import MIN_APPROVAL_REMINDER, PRINCIPAL_HELP
 from grantflow.domain.config.errors import ConfigError, format_path
-from grantflow.domain.config.loading import SHIPPED_EXAMPLE, ConfigSource, config_path, load_config, parse_config
+from grantflow.domain.config.loading import (
+    SHIPPED_EXAMPLE,
+    ConfigSource,
+    check_config,
+    config_path,
+    config_warnings,
+    load_config,
+    parse_config,
+)
 from grantflow.domain.config.schema import (
+    APPROVAL_TIMEOUT_SECONDS,
     ENV_NAME,
     RESERVED_ENV,
     RESERVED_ENV_PREFIXES,
@@ -18,6 +27,7 @@ from grantflow.domain.config.schema import (
     AnyFlowGrant,
     Bundle,
     BundleItem,
+    EscalationStep,
     Extension,
     FlowBundleGrant,
     FlowGrant,
@@ -33,6 +43,7 @@ from grantflow.domain.config.schema import (
 )
 
 __all__ = [
+    "APPROVAL_TIMEOUT_SECONDS",
     "ENV_NAME",
     "MIN_APPROVAL_REMINDER",
     "PRINCIPAL_HELP",
@@ -45,6 +56,7 @@ __all__ = [
     "BundleItem",
     "ConfigError",
     "ConfigSource",
+    "EscalationStep",
     "Extension",
     "FlowBundleGrant",
     "FlowGrant",
@@ -56,7 +68,9 @@ __all__ = [
     "ScriptIntegration",
     "ScriptResourceType",
     "SlackOptions",
+    "check_config",
     "config_path",
+    "config_warnings",
     "format_path",
     "load_config",
     "parse_config",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from grantflow.domain import mysqlprivileges
+from grantflow.domain.config.quorum import quorum_problems
 from grantflow.domain.config.schema import (
+    APPROVAL_TIMEOUT_SECONDS,
+    EscalationStep,
     FlowBundleGrant,
     GrantflowConfig,
     MysqlIntegration,
@@ -11,6 +16,7 @@ from grantflow.domain.config.schema import (
     ScriptIntegration,
     reserved_env,
 )
+from grantflow.domain.durations import format_duration
 from grantflow.domain.emails import BadEmail, check_email
 from grantflow.domain.pgprivileges import PrivilegeError, as_tokens, parse_privileges, permission_table
 
@@ -158,6 +164,34 @@ def semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...],
             problems.append(((*base, "extension", "duration"), "must be greater than 0"))
         if f.approval_reminder < MIN_APPROVAL_REMINDER:
             problems.append(((*base, "approval_reminder"), "must be at least 15m"))
+        problems += _escalation_problems(base, f.escalation, check_principal)
+    return problems + quorum_problems(cfg)
+
+
+def _escalation_problems(
+    base: tuple[str | int, ...],
+    steps: list[EscalationStep],
+    check_principal: Callable[[tuple[str | int, ...], str], None],
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Each step after the previous one, before the approval time-out; its approvers valid principals."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    previous = 0
+    for s_i, step in enumerate(steps):
+        at: tuple[str | int, ...] = (*base, "escalation", s_i)
+        if step.after <= previous:
+            what = "must be greater than 0" if s_i == 0 else "must be later than the previous step's"
+            problems.append(((*at, "after"), what))
+        elif step.after >= APPROVAL_TIMEOUT_SECONDS:
+            problems.append(
+                (
+                    (*at, "after"),
+                    f"is {format_duration(step.after)}, not before the approval time-out "
+                    f"({format_duration(APPROVAL_TIMEOUT_SECONDS)}): the request would have failed by then",
+                )
+            )
+        previous = max(previous, step.after)
+        for a_i, p in enumerate(step.approvers):
+            check_principal((*at, "approvers", a_i), p)
     return problems
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from grantflow.domain.config.checks import semantic_problems
 from grantflow.domain.config.errors import ConfigError, clean_loc, format_path, line_map, nearest_line, pydantic_message
+from grantflow.domain.config.quorum import quorum_warnings
 from grantflow.domain.config.schema import GrantflowConfig
 
 # The example shipped in the package (grantflow/examples/), used when no config file is found.
@@ -113,6 +114,20 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GrantflowConfig:
     cfg = parse_config(text, str(p))
     cfg._source_dir = p.resolve().parent
     return cfg
+
+
+def config_warnings(cfg: GrantflowConfig, text: str, filename: str = "grantflow.yml") -> list[str]:
+    """What a valid config should still fix, each as `file:line: path: warning: message` (nothing is refused)."""
+    lines = line_map(text)
+    located = [(nearest_line(lines, path) or 0, format_path(path), message) for path, message in quorum_warnings(cfg)]
+    return [f"{filename}:{line or '?'}: {path}: warning: {message}" for line, path, message in sorted(located)]
+
+
+def check_config(path: str | os.PathLike[str] | None = None) -> tuple[GrantflowConfig, list[str]]:
+    """`load_config` and the warnings about the valid config (what `grantflow config check` prints)."""
+    cfg = load_config(path)
+    p = config_path(path)
+    return cfg, config_warnings(cfg, p.read_text(encoding="utf-8"), str(p))
 
 
 class ConfigSource:

@@ -146,6 +146,20 @@ class Extension(_Strict):
     _durations = field_validator("duration", "notify_before", mode="before")(_duration)
 
 
+# How long a request waits for approval before it fails (the workflow's time-out; PolicyDecision's default).
+APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
+
+
+class EscalationStep(_Strict):
+    """While a request is still pending `after` its submission, these approvers are added (never removed)."""
+
+    after: int
+    approvers: list[str] = Field(min_length=1)
+    notify: str | None = None  # a Slack channel that gets a note
+
+    _after = field_validator("after", mode="before")(_duration)
+
+
 class AccessFlow(_Strict):
     id: str
     name: str = ""
@@ -162,6 +176,7 @@ class AccessFlow(_Strict):
     default_duration: int = 3600
     justification_required: bool = True
     extension: Extension = Field(default_factory=Extension)
+    escalation: list[EscalationStep] = Field(default_factory=list)
 
     _durations = field_validator("max_duration", "default_duration", "approval_reminder", mode="before")(_duration)
 
