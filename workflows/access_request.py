@@ -24,10 +24,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    # The activity classes, for their methods' names and types (never called here). Passed through: imported
-    # once per process, and the worker imports them anyway. Front doors importing this module for the update
-    # references pay it once (structlog, prometheus_client: 0.1-0.3 s); typed stubs would save that at the
-    # price of a second list of activity names to keep in step, the drift that calling by method rules out.
+    # The activity classes, for their methods' names and types (never called here), passed through: imported
+    # once per process (front doors pay 0.1-0.3 s once); typed stubs would be a second list of activity names.
     from activities.grants import GrantActivities
     from activities.policy import PolicyActivities
     from grantflow.domain.models import (
@@ -48,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     # The helpers beside this module keep no module state: passed through, a new run does not re-import them.
     from workflows.carry import continue_as_new, restore
     from workflows.items import EXTEND_RETRY, GRANT_RETRY, REVOKE_RETRY, call_item, cause
+    from workflows.oncall import approve_if_on_call
     from workflows.outbox import Outbox
     from workflows.refusals import MIN_TIMER, Refusals
     from workflows.state import EXTEND_FAILED_REASON, P, RequestState, parse, summary_line
@@ -94,6 +93,7 @@ class AccessRequestWorkflow:
         if not s.decision.allowed:
             self._finish(AccessStatus.FAILED, f"policy: {s.decision.reason}", TransitionKind.FAILED)
         else:
+            await approve_if_on_call(s, self._out)
             self._transition(TransitionKind.SUBMITTED)
             if await self._await_approval():
                 await self._grant_and_hold()
@@ -123,6 +123,8 @@ class AccessRequestWorkflow:
         s, d = self._s, self._s.d
         if d.approvals_required == 0:
             self._out.event("grantflow", "approve", reason="automatic approval (approvals_required: 0)")
+            return True
+        if s.approved():  # by a rule before anyone was asked (workflows/oncall.py)
             return True
         # Time is counted by the timers that fired (they are in history), never by re-reading the clock:
         # the time a worker sees for a retried workflow task can lag, and a decision taken on it would not

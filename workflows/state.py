@@ -72,7 +72,10 @@ class RequestState:
         return self.decision
 
     def approved(self) -> bool:
-        return any(a.break_glass for a in self.approvals) or len(self.approvals) >= self.d.approvals_required
+        return (
+            any(a.break_glass or a.automatic for a in self.approvals)
+            or len(self.approvals) >= self.d.approvals_required
+        )
 
     def decision_pending(self) -> bool:
         """A message that the main loop must act on (state that is not carried to a new run)."""

@@ -80,6 +80,8 @@ class PolicyDecision(BaseModel):
     duration_seconds: int = 0
     extension: ExtensionRules = Field(default_factory=ExtensionRules)
     admins: list[str] = Field(default_factory=list)
+    # The flow's `auto_approve_if_oncall`: a request from the person on call for it is approved automatically.
+    oncall_schedule: str | None = None
 
 
 class Approval(BaseModel):
@@ -87,6 +89,8 @@ class Approval(BaseModel):
     comment: str = ""
     at: datetime
     break_glass: bool = False
+    # An approval grantflow made by a rule (on call for a schedule): it completes the quorum on its own.
+    automatic: bool = False
 
 
 class GrantResult(BaseModel):

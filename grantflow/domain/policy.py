@@ -238,6 +238,7 @@ def _decide(cfg: GrantflowConfig, spec: RequestSpec) -> PolicyDecision:
             notify_before_seconds=ext.notify_before,
         ),
         admins=cfg.expand(cfg.admins),
+        oncall_schedule=flow.auto_approve_if_oncall,
     )
 
 

@@ -540,6 +540,37 @@ async def refuse_until_continued(h: Harness, rid: str, limit: int = 200) -> int:
 
 
 @scenario(
+    "oncall_auto_approval",
+    "erin, on call for `night` (rotation), asks for gamma write: the on-call lookup (an activity) names her, "
+    "grantflow approves (automatic: on call for night), ACTIVE, revoked by her",
+    since="0.3.0",
+)
+async def oncall_auto_approval(h: Harness) -> str:
+    s = spec(h, requester="erin@example.com", resources=("gamma",), permission="write")
+    rid = await submit(h, s)
+    await settle(h, rid, {"ACTIVE"})
+    await h.client.revoke(rid, "erin@example.com", "done")
+    await settle(h, rid, {"REVOKED"})
+    return rid
+
+
+@scenario(
+    "oncall_lookup_not_on_call",
+    "frank, not on call for `night`, asks for gamma write: the lookup says so (audited), bob approves, ACTIVE, "
+    "withdrawn by frank",
+    since="0.3.0",
+)
+async def oncall_lookup_not_on_call(h: Harness) -> str:
+    s = spec(h, requester="frank@example.com", resources=("gamma",), permission="write")
+    rid = await submit(h, s)
+    await audited(h, rid, "oncall_check", "info")
+    await approve_and_activate(h, rid)
+    await h.client.revoke(rid, "frank@example.com", "done")
+    await settle(h, rid, {"REVOKED"})
+    return rid
+
+
+@scenario(
     "continue_as_new_while_pending",
     "refused signals while pending until the server suggests continue-as-new: the request continues as new "
     "with its carried state, still pending; approved in the new run, ACTIVE 20s, reminded, expired",
