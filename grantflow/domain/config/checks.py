@@ -156,11 +156,11 @@ def semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...],
         if f.approval_reminder < MIN_APPROVAL_REMINDER:
             problems.append(((*base, "approval_reminder"), "must be at least 15m"))
         if f.auto_approve_if_oncall is not None and f.auto_approve_if_oncall not in cfg.oncall:
-            known = ", ".join(sorted(cfg.oncall)) or "none defined"
+            schedules = ", ".join(sorted(cfg.oncall)) or "none defined"
             problems.append(
                 (
                     (*base, "auto_approve_if_oncall"),
-                    f'unknown on-call schedule "{f.auto_approve_if_oncall}" (oncall: {known})',
+                    f'unknown on-call schedule "{f.auto_approve_if_oncall}" (oncall: {schedules})',
                 )
             )
     problems += _oncall_problems(cfg)
