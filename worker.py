@@ -82,6 +82,7 @@ def build_worker(
         workflows=ALL_WORKFLOWS,
         activities=[
             policy_acts.resolve_policy,
+            policy_acts.still_eligible,
             oncall.who_is_on_call,
             grants.grant_item,
             grants.extend_item,

@@ -8,9 +8,8 @@ click is (one `why_not_<action>` each, used by the handler and the update valida
 
 Beside it, each deterministic and without I/O: workflows/state.py (what the request knows, and the rules
 of each decision), workflows/outbox.py (audit events and transitions, published in order in the
-background), workflows/refusals.py (refused messages audited at most once a minute per actor),
-workflows/items.py (the grant, extend and revoke activities of one item) and workflows/carry.py
-(continue-as-new when the server suggests it, with the whole state).
+background), workflows/refusals.py (refused messages audited at most once a minute per actor), items.py (the
+item activities), carry.py (continue-as-new), oncall.py (on-call approval), schedule.py (a scheduled start).
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.oncall import approve_if_on_call
     from workflows.outbox import Outbox
     from workflows.refusals import MIN_TIMER, Refusals
+    from workflows.schedule import refused_start, wait_for_start
     from workflows.state import EXTEND_FAILED_REASON, P, RequestState, parse, summary_line
 
 __all__ = ["AccessRequestWorkflow", "summary_line"]
@@ -90,12 +90,13 @@ class AccessRequestWorkflow:
             PolicyActivities.resolve_policy, s.spec, start_to_close_timeout=timedelta(seconds=30)
         )
         publisher = asyncio.create_task(self._out.run())
-        if not s.decision.allowed:
-            self._finish(AccessStatus.FAILED, f"policy: {s.decision.reason}", TransitionKind.FAILED)
+        why = s.decision.reason if not s.decision.allowed else refused_start(self)
+        if not s.decision.allowed or why:
+            self._finish(AccessStatus.FAILED, f"policy: {why}", TransitionKind.FAILED)
         else:
             await approve_if_on_call(s, self._out)
             self._transition(TransitionKind.SUBMITTED)
-            if await self._await_approval():
+            if await self._await_approval() and await wait_for_start(self):
                 await self._grant_and_hold()
         return await self._close(publisher)
 
@@ -104,7 +105,7 @@ class AccessRequestWorkflow:
         workflow.set_current_details(summary_line(self._view()))
         publisher = asyncio.create_task(self._out.run())
         if self._s.status == AccessStatus.PENDING_APPROVAL:
-            if await self._await_approval():
+            if await self._await_approval() and await wait_for_start(self):
                 await self._grant_and_hold()
         else:
             await self._hold(fresh=False)

@@ -209,6 +209,7 @@ class RequestState:
             approval_channel=d.approval_channel if d else None,
             rejected_by=self.rejected_by,
             submitted_at=self.inp.submitted_at,
+            start_at=spec.start_at,
             granted_at=self.granted_at,
             expires_at=self.expires_at,
             ended_at=self.ended_at,

@@ -6,15 +6,17 @@ through workflow history unchanged, and so that front doors validate input at th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class AccessStatus(StrEnum):
     PENDING_APPROVAL = "PENDING_APPROVAL"
+    # Approved, waiting for the start time the requester asked for (`start_at`).
+    SCHEDULED = "SCHEDULED"
     GRANTING = "GRANTING"
     ACTIVE = "ACTIVE"
     REJECTED = "REJECTED"
@@ -55,6 +57,13 @@ class RequestSpec(BaseModel):
     duration_seconds: int
     justification: str = ""
     source: str = "cli"
+    # When access should begin (UTC); None = as soon as approved. The duration counts from the grant.
+    start_at: datetime | None = None
+
+    @field_validator("start_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class ExtensionRules(BaseModel):
@@ -80,6 +89,7 @@ class PolicyDecision(BaseModel):
     duration_seconds: int = 0
     extension: ExtensionRules = Field(default_factory=ExtensionRules)
     admins: list[str] = Field(default_factory=list)
+    max_schedule_ahead_seconds: int = 14 * 24 * 3600
     # The flow's `auto_approve_if_oncall`: a request from the person on call for it is approved automatically.
     oncall_schedule: str | None = None
 
@@ -123,6 +133,7 @@ class StatusView(BaseModel):
     approval_channel: str | None = None
     rejected_by: str | None = None
     submitted_at: datetime
+    start_at: datetime | None = None
     granted_at: datetime | None = None
     expires_at: datetime | None = None
     ended_at: datetime | None = None
@@ -157,6 +168,7 @@ class TransitionKind(StrEnum):
     APPROVAL_REMINDER = "approval_reminder"
     APPROVAL_TIMEOUT = "approval_timeout"
     REJECTED = "rejected"
+    SCHEDULED = "scheduled"
     GRANTING = "granting"
     ACTIVE = "active"
     EXPIRY_REMINDER = "expiry_reminder"

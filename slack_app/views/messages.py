@@ -55,6 +55,8 @@ def _outcome(v: StatusView, names: Mapping[str, str]) -> list[str]:
         lines.append(f":warning: {esc(v.status_reason)}")
     elif v.status_reason:
         lines.append(f"_{esc(v.status_reason)}_")
+    if v.status == AccessStatus.SCHEDULED and v.start_at:
+        lines.append(f":calendar: Starts {slack_date(v.start_at)}")
     if v.status == AccessStatus.ACTIVE and v.expires_at:
         lines.append(f":alarm_clock: Until {slack_date(v.expires_at)}")
     elif v.ended_at and v.status.is_final:
@@ -101,7 +103,7 @@ def owner_actions(v: StatusView, viewer: str) -> list[dict[str, Any]]:
                 confirm("Revoke access?", f"Access to {what(v)} ends now.", "Revoke"),
             )
         )
-    elif v.status == AccessStatus.PENDING_APPROVAL:
+    elif v.status in (AccessStatus.PENDING_APPROVAL, AccessStatus.SCHEDULED):
         out.append(
             button(
                 "Withdraw request",

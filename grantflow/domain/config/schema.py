@@ -159,10 +159,14 @@ class AccessFlow(_Strict):
     default_duration: int = 3600
     justification_required: bool = True
     extension: Extension = Field(default_factory=Extension)
+    # How far ahead a request may ask its access to start (`--start-at`).
+    max_schedule_ahead: int = 14 * 24 * 3600
     # A schedule of `oncall:`: a request from the person on call for it is approved automatically.
     auto_approve_if_oncall: str | None = None
 
-    _durations = field_validator("max_duration", "default_duration", "approval_reminder", mode="before")(_duration)
+    _durations = field_validator(
+        "max_duration", "default_duration", "approval_reminder", "max_schedule_ahead", mode="before"
+    )(_duration)
 
 
 class SlackOptions(_Strict):
