@@ -209,6 +209,11 @@ class RequestState:
             approval_channel=d.approval_channel if d else None,
             rejected_by=self.rejected_by,
             submitted_at=self.inp.submitted_at,
+            approval_deadline=(
+                self.inp.submitted_at + timedelta(seconds=d.approval_timeout_seconds)
+                if d and self.status == AccessStatus.PENDING_APPROVAL
+                else None
+            ),
             start_at=spec.start_at,
             granted_at=self.granted_at,
             expires_at=self.expires_at,

@@ -133,6 +133,8 @@ class StatusView(BaseModel):
     approval_channel: str | None = None
     rejected_by: str | None = None
     submitted_at: datetime
+    # While pending: when the request fails for want of approval (submitted_at + the flow's approval timeout).
+    approval_deadline: datetime | None = None
     start_at: datetime | None = None
     granted_at: datetime | None = None
     expires_at: datetime | None = None

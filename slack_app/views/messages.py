@@ -48,6 +48,12 @@ def _outcome(v: StatusView, names: Mapping[str, str]) -> list[str]:
         )
     if v.status == AccessStatus.PENDING_APPROVAL and v.approvals_required > len(v.approvals):
         lines.append(f"Approvals: {len(v.approvals)} of {v.approvals_required}")
+        if v.approvers:
+            asked = ", ".join(who(a, names) for a in v.approvers[:10]) + (" …" if len(v.approvers) > 10 else "")
+            where = f" in {esc(v.approval_channel)}" if v.approval_channel else ""
+            lines.append(f":bust_in_silhouette: Asked{where}: {asked}")
+        if v.approval_deadline:
+            lines.append(f":hourglass: Times out {slack_date(v.approval_deadline)} without approval")
     if v.rejected_by:
         reason = v.status_reason.split(": ", 1)[1] if ": " in v.status_reason else ""
         lines.append(f":x: Rejected by {who(v.rejected_by, names)}" + (f": {esc(reason)}" if reason else ""))
