@@ -20,6 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.grants import GrantActivities, SecretKeeper
 from activities.notifiers.base import Notifier
 from activities.notifiers.console import ConsoleNotifier
+from activities.oncall import OncallActivities
 from activities.policy import PolicyActivities
 from activities.reconcile import ReconcileActivities
 from activities.records import RecordActivities
@@ -71,6 +72,7 @@ def build_worker(
     store.create_all()
     notifier = notifier or default_notifier(settings, store, config)
     policy_acts = PolicyActivities(config)
+    oncall = OncallActivities(config)
     grants = GrantActivities(config, Path(settings.state_dir), secret_keeper(settings, store))
     records = RecordActivities(store, notifier)
     reconcile = ReconcileActivities(config, store, Path(settings.state_dir), notifier)
@@ -80,6 +82,8 @@ def build_worker(
         workflows=ALL_WORKFLOWS,
         activities=[
             policy_acts.resolve_policy,
+            policy_acts.still_eligible,
+            oncall.who_is_on_call,
             grants.grant_item,
             grants.extend_item,
             grants.revoke_item,

@@ -17,3 +17,8 @@ class PolicyActivities:
     @activity.defn(name="resolve_policy")
     async def resolve_policy(self, spec: RequestSpec) -> PolicyDecision:
         return policy.decide(self.config.get(), spec)
+
+    @activity.defn(name="still_eligible")
+    async def still_eligible(self, spec: RequestSpec, flow_id: str) -> str | None:
+        """At a scheduled start: why the requester or grantee may no longer have it by today's config."""
+        return policy.still_eligible(self.config.get(), flow_id, spec)

@@ -153,6 +153,7 @@ class GrantflowClient:
         duration: str | int | None = None,
         justification: str = "",
         source: str = "cli",
+        start_at: str | datetime | None = None,
     ) -> RequestSpec:
         """Turn front-door fields into a spec the policy allows, or raise BadRequest/Refused with why (and
         the field it is about). Pure: nothing is recorded; `check_request` also audits refusals."""
@@ -169,6 +170,7 @@ class GrantflowClient:
                 duration=duration,
                 justification=justification,
                 source=source,
+                start_at=start_at,
             )
         except requests.PolicyRefusal as exc:
             raise Refused(str(exc), exc.field) from None

@@ -9,6 +9,7 @@ allows; front doors record those in the audit trail (the client facade does it f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from grantflow.domain import policy
@@ -27,6 +28,7 @@ Field = Literal[
     "duration",
     "justification",
     "bundle",
+    "start_at",
 ]
 
 MAX_JUSTIFICATION = 3000
@@ -72,8 +74,11 @@ def build_spec(
     duration: str | int | None = None,
     justification: str = "",
     source: str = "cli",
+    start_at: str | datetime | None = None,
+    now: datetime | None = None,
 ) -> RequestSpec:
-    """Turn front-door fields into a spec the policy allows, or raise SpecError/PolicyRefusal with why."""
+    """Turn front-door fields into a spec the policy allows, or raise SpecError/PolicyRefusal with why.
+    `start_at`: an ISO time (UTC unless it says otherwise) or `+2h` (from `now`, default the clock's)."""
     requester = check_person(requester, "requester")
     grantee = check_person(grantee, "grantee") if grantee is not None else requester
     if len(justification) > MAX_JUSTIFICATION:
@@ -88,11 +93,37 @@ def build_spec(
         duration_seconds=seconds,
         justification=justification.strip(),
         source=source,
+        start_at=parse_start(start_at, now or datetime.now(UTC)),
     )
     decision = policy.decide(cfg, spec)
     if not decision.allowed:
         raise PolicyRefusal(decision.reason, refusal_field(decision.reason, bundle))
+    why = policy.judge_start(decision, spec, now or datetime.now(UTC))
+    if why:
+        raise SpecError(why, "start_at")
     return spec
+
+
+def parse_start(value: str | datetime | None, now: datetime) -> datetime | None:
+    """`2026-12-24T09:00`, `2026-12-24 09:00+01:00`, or `+2h` / `+1d` from now; None or "" for "at once"."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = value.strip()
+    if text.startswith("+"):
+        try:
+            return now + timedelta(seconds=parse_duration(text[1:]))
+        except DurationError as exc:
+            raise SpecError(f"start time {text!r}: {exc}", "start_at") from None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SpecError(
+            f"start time {text!r} is not a time: use e.g. 2026-12-24T09:00 (UTC), 2026-12-24T09:00+01:00 or +2h",
+            "start_at",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _items(

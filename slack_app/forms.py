@@ -25,6 +25,8 @@ class RequestForm:
     duration: str | None = None
     justification: str = ""
     again_of: str | None = None
+    # The date-time picker's choice (Unix seconds), None for "as soon as approved".
+    start_at: int | None = None
 
     def metadata(self) -> str:
         return json.dumps({"requester": self.requester, "user_id": self.user_id, "again_of": self.again_of})
@@ -40,6 +42,7 @@ class BundleForm:
     resources: list[str] | None = None
     duration: str | None = None
     justification: str = ""
+    start_at: int | None = None
 
     def metadata(self) -> str:
         return json.dumps({"requester": self.requester, "user_id": self.user_id})
@@ -62,6 +65,8 @@ def _value(element: dict[str, Any]) -> Any:
         return [o.get("value") for o in element.get("selected_options") or []]
     if kind == "users_select":
         return element.get("selected_user")
+    if kind == "datetimepicker":
+        return element.get("selected_date_time")
     return element.get("value")
 
 
@@ -138,6 +143,7 @@ def read_request_form(view: dict[str, Any]) -> RequestForm:
         duration=_get(values, "duration"),
         justification=str(_get(values, "justification") or ""),
         again_of=meta.get("again_of"),
+        start_at=_start(values),
     )
 
 
@@ -154,7 +160,13 @@ def read_bundle_form(view: dict[str, Any]) -> BundleForm:
         resources=list(resources) if resources is not None else None,
         duration=_get(values, "duration"),
         justification=str(_get(values, "justification") or ""),
+        start_at=_start(values),
     )
+
+
+def _start(values: dict[str, tuple[str, Any]]) -> int | None:
+    value = _get(values, "start_at")
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 @dataclass

@@ -8,9 +8,8 @@ click is (one `why_not_<action>` each, used by the handler and the update valida
 
 Beside it, each deterministic and without I/O: workflows/state.py (what the request knows, and the rules
 of each decision), workflows/outbox.py (audit events and transitions, published in order in the
-background), workflows/refusals.py (refused messages audited at most once a minute per actor),
-workflows/items.py (the grant, extend and revoke activities of one item) and workflows/carry.py
-(continue-as-new when the server suggests it, with the whole state).
+background), workflows/refusals.py (refused messages audited at most once a minute per actor), items.py (the
+item activities), carry.py (continue-as-new), oncall.py (on-call approval), schedule.py (a scheduled start).
 """
 
 from __future__ import annotations
@@ -24,10 +23,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    # The activity classes, for their methods' names and types (never called here). Passed through: imported
-    # once per process, and the worker imports them anyway. Front doors importing this module for the update
-    # references pay it once (structlog, prometheus_client: 0.1-0.3 s); typed stubs would save that at the
-    # price of a second list of activity names to keep in step, the drift that calling by method rules out.
+    # The activity classes, for their methods' names and types (never called here), passed through: imported
+    # once per process (front doors pay 0.1-0.3 s once); typed stubs would be a second list of activity names.
     from activities.grants import GrantActivities
     from activities.policy import PolicyActivities
     from grantflow.domain.models import (
@@ -49,21 +46,17 @@ with workflow.unsafe.imports_passed_through():
     from workflows.carry import continue_as_new, restore
     from workflows.escalation import escalate, next_wait
     from workflows.items import EXTEND_RETRY, GRANT_RETRY, REVOKE_RETRY, call_item, cause
+    from workflows.oncall import approve_if_on_call
     from workflows.outbox import Outbox
+    from workflows.patches import CONTINUE_AS_NEW_PATCH, EXTEND_FAILED_PATCH, FAST_PUBLISH_PATCH
     from workflows.refusals import MIN_TIMER, Refusals
+    from workflows.schedule import refused_start, wait_for_start
     from workflows.state import EXTEND_FAILED_REASON, P, RequestState, parse, summary_line
 
 __all__ = ["AccessRequestWorkflow", "summary_line"]
 
 APPROVAL_TIMEOUT_REASON = "approval timed out"
 REVOKE_ROUND_BACKOFF_MAX = timedelta(minutes=5)
-# Histories begun before local-first publishing replay with the remote-only publisher.
-FAST_PUBLISH_PATCH = "publish-local-first"
-# An extension the target refused keeps the old expiry and is not counted (before: counted, published as
-# "extended" with the failure only in the audit trail).
-EXTEND_FAILED_PATCH = "extend-failure-keeps-expiry"
-# A waiting or holding request continues as new when the server suggests it (older histories as recorded).
-CONTINUE_AS_NEW_PATCH = "continue-as-new"
 
 
 @workflow.defn(name="AccessRequestWorkflow")
@@ -92,11 +85,13 @@ class AccessRequestWorkflow:
             PolicyActivities.resolve_policy, s.spec, start_to_close_timeout=timedelta(seconds=30)
         )
         publisher = asyncio.create_task(self._out.run())
-        if not s.decision.allowed:
-            self._finish(AccessStatus.FAILED, f"policy: {s.decision.reason}", TransitionKind.FAILED)
+        why = s.decision.reason if not s.decision.allowed else refused_start(self)
+        if not s.decision.allowed or why:
+            self._finish(AccessStatus.FAILED, f"policy: {why}", TransitionKind.FAILED)
         else:
+            await approve_if_on_call(s, self._out)
             self._transition(TransitionKind.SUBMITTED)
-            if await self._await_approval():
+            if await self._await_approval() and await wait_for_start(self):
                 await self._grant_and_hold()
         return await self._close(publisher)
 
@@ -105,7 +100,7 @@ class AccessRequestWorkflow:
         workflow.set_current_details(summary_line(self._view()))
         publisher = asyncio.create_task(self._out.run())
         if self._s.status == AccessStatus.PENDING_APPROVAL:
-            if await self._await_approval():
+            if await self._await_approval() and await wait_for_start(self):
                 await self._grant_and_hold()
         else:
             await self._hold(fresh=False)
@@ -124,6 +119,8 @@ class AccessRequestWorkflow:
         s, d = self._s, self._s.d
         if d.approvals_required == 0:
             self._out.event("grantflow", "approve", reason="automatic approval (approvals_required: 0)")
+            return True
+        if s.approved():  # by a rule before anyone was asked (workflows/oncall.py)
             return True
         # Time is counted by the timers that fired (they are in history), never by re-reading the clock:
         # the time a worker sees for a retried workflow task can lag, and a decision taken on it would not

@@ -81,7 +81,10 @@ class RequestState:
         return self.d.model_copy(update={"approvers": [*self.d.approvers, *self.escalated]})
 
     def approved(self) -> bool:
-        return any(a.break_glass for a in self.approvals) or len(self.approvals) >= self.d.approvals_required
+        return (
+            any(a.break_glass or a.automatic for a in self.approvals)
+            or len(self.approvals) >= self.d.approvals_required
+        )
 
     def decision_pending(self) -> bool:
         """A message that the main loop must act on (state that is not carried to a new run)."""
@@ -215,6 +218,12 @@ class RequestState:
             approval_channel=d.approval_channel if d else None,
             rejected_by=self.rejected_by,
             submitted_at=self.inp.submitted_at,
+            approval_deadline=(
+                self.inp.submitted_at + timedelta(seconds=d.approval_timeout_seconds)
+                if d and self.status == AccessStatus.PENDING_APPROVAL
+                else None
+            ),
+            start_at=spec.start_at,
             granted_at=self.granted_at,
             expires_at=self.expires_at,
             ended_at=self.ended_at,

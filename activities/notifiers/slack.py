@@ -86,6 +86,7 @@ class SlackNotifier:
         if (
             latest.approvals_required > 0
             and latest.approvers
+            and not any(a.automatic for a in latest.approvals)
             and ("submitted" in kinds or "escalated" in kinds or self._has_approval_refs(refs))
         ):
             if latest.approval_channel:

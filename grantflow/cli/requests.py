@@ -25,6 +25,14 @@ def request(
     bundle: Annotated[str | None, typer.Option(help="Request a bundle (optionally narrowed by --resource).")] = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Same key, same request.")] = None,
     wait: Annotated[bool, typer.Option(help="Wait until it is ACTIVE or ended (automatic approvals).")] = False,
+    start_at: Annotated[
+        str | None,
+        typer.Option(
+            "--start-at",
+            help="Begin access later: an ISO time (UTC unless it says otherwise, e.g. 2026-12-24T09:00) or +2h. "
+            "Approval can come before it; the duration counts from the start.",
+        ),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Ask for temporary access."""
@@ -42,6 +50,7 @@ def request(
             justification=justification,
             source="cli",
             idempotency_key=idempotency_key,
+            start_at=start_at,
         )
         view = None
         if wait:

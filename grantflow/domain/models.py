@@ -6,15 +6,17 @@ through workflow history unchanged, and so that front doors validate input at th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class AccessStatus(StrEnum):
     PENDING_APPROVAL = "PENDING_APPROVAL"
+    # Approved, waiting for the start time the requester asked for (`start_at`).
+    SCHEDULED = "SCHEDULED"
     GRANTING = "GRANTING"
     ACTIVE = "ACTIVE"
     REJECTED = "REJECTED"
@@ -55,6 +57,13 @@ class RequestSpec(BaseModel):
     duration_seconds: int
     justification: str = ""
     source: str = "cli"
+    # When access should begin (UTC); None = as soon as approved. The duration counts from the grant.
+    start_at: datetime | None = None
+
+    @field_validator("start_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class ExtensionRules(BaseModel):
@@ -90,6 +99,9 @@ class PolicyDecision(BaseModel):
     extension: ExtensionRules = Field(default_factory=ExtensionRules)
     admins: list[str] = Field(default_factory=list)
     escalation: list[Escalation] = Field(default_factory=list)
+    max_schedule_ahead_seconds: int = 14 * 24 * 3600
+    # The flow's `auto_approve_if_oncall`: a request from the person on call for it is approved automatically.
+    oncall_schedule: str | None = None
 
 
 class Approval(BaseModel):
@@ -97,6 +109,8 @@ class Approval(BaseModel):
     comment: str = ""
     at: datetime
     break_glass: bool = False
+    # An approval grantflow made by a rule (on call for a schedule): it completes the quorum on its own.
+    automatic: bool = False
 
 
 class GrantResult(BaseModel):
@@ -129,6 +143,9 @@ class StatusView(BaseModel):
     approval_channel: str | None = None
     rejected_by: str | None = None
     submitted_at: datetime
+    # While pending: when the request fails for want of approval (submitted_at + the flow's approval timeout).
+    approval_deadline: datetime | None = None
+    start_at: datetime | None = None
     granted_at: datetime | None = None
     expires_at: datetime | None = None
     ended_at: datetime | None = None
@@ -165,6 +182,7 @@ class TransitionKind(StrEnum):
     APPROVAL_REMINDER = "approval_reminder"
     APPROVAL_TIMEOUT = "approval_timeout"
     REJECTED = "rejected"
+    SCHEDULED = "scheduled"
     GRANTING = "granting"
     ACTIVE = "active"
     EXPIRY_REMINDER = "expiry_reminder"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
 from grantflow.domain.config import (
@@ -247,6 +248,8 @@ def _decide(cfg: GrantflowConfig, spec: RequestSpec) -> PolicyDecision:
         ),
         admins=cfg.expand(cfg.admins),
         escalation=_escalation(cfg, flow, chosen.approvers, (requester, grantee)),
+        oncall_schedule=flow.auto_approve_if_oncall,
+        max_schedule_ahead_seconds=flow.max_schedule_ahead,
     )
 
 
@@ -259,6 +262,36 @@ def _escalation(cfg: GrantflowConfig, flow: AccessFlow, approvers: list[str], ow
         known.update(added)
         steps.append(Escalation(after_seconds=step.after, approvers=added, notify=step.notify))
     return steps
+
+
+def judge_start(decision: PolicyDecision, spec: RequestSpec, now: datetime) -> str | None:
+    """None when the requested start time is acceptable at `now`, else why not (front doors and workflow)."""
+    if spec.start_at is None:
+        return None
+    start = spec.start_at if spec.start_at.tzinfo else spec.start_at.replace(tzinfo=UTC)
+    if start <= now:
+        return f"the start time {start:%Y-%m-%d %H:%M} UTC is in the past"
+    ahead = decision.max_schedule_ahead_seconds
+    if (start - now).total_seconds() > ahead:
+        return (
+            f"the start time {start:%Y-%m-%d %H:%M} UTC is more than {format_duration(ahead)} ahead "
+            f"(max_schedule_ahead of {decision.flow_name or decision.flow_id})"
+        )
+    return None
+
+
+def still_eligible(cfg: GrantflowConfig, flow_id: str, spec: RequestSpec) -> str | None:
+    """At a scheduled start: None when the recorded flow still lets this requester ask for this grantee
+    (by the config of now), else why not."""
+    flow = cfg.flow(flow_id)
+    if flow is None:
+        return f'the access flow "{flow_id}" no longer exists'
+    requester, grantee = normalize_email(spec.requester), normalize_email(spec.grantee)
+    if requester not in cfg.expand(flow.requestors):
+        return f'{requester} is no longer a requestor of "{flow.name or flow.id}"'
+    if not grantee_allowed(cfg, flow, requester, grantee):
+        return f'{grantee} may no longer be granted access through "{flow.name or flow.id}"'
+    return None
 
 
 def grantee_allowed(cfg: GrantflowConfig, flow: AccessFlow, requester: str, grantee: str) -> bool:

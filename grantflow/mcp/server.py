@@ -139,6 +139,7 @@ def _view(v: StatusView) -> dict[str, Any]:
         "approvals": [a.approver for a in v.approvals],
         "approvals_required": v.approvals_required,
         "duration": format_duration(v.duration_seconds),
+        "start_at": v.start_at.isoformat() if v.start_at else None,
         "expires_at": v.expires_at.isoformat() if v.expires_at else None,
         "extensions_used": v.extensions_used,
         "max_extensions": v.max_extensions,
@@ -277,6 +278,13 @@ class GrantflowMCP:
             idempotency_key: Annotated[
                 str | None, Field(description="Same key, same request: use it to retry safely.")
             ] = None,
+            start_at: Annotated[
+                str | None,
+                Field(
+                    description="Only if the user wants access later: an ISO time (UTC unless it says otherwise) "
+                    "or '+2h'. Approval may come before it; the duration counts from the start."
+                ),
+            ] = None,
         ) -> dict[str, Any]:
             """Submit an access request for the user (the same fields as `grantflow request`).
 
@@ -297,6 +305,7 @@ class GrantflowMCP:
                         bundle=bundle,
                         duration=duration,
                         justification=justification,
+                        start_at=start_at,
                         source="mcp",
                         idempotency_key=idempotency_key,
                     )

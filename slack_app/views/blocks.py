@@ -17,6 +17,7 @@ SurfaceKind = Literal["message", "modal", "home"]
 
 BADGE = {
     AccessStatus.PENDING_APPROVAL: ":hourglass_flowing_sand: Pending approval",
+    AccessStatus.SCHEDULED: ":calendar: Scheduled",
     AccessStatus.GRANTING: ":gear: Granting",
     AccessStatus.ACTIVE: ":white_check_mark: Active",
     AccessStatus.REJECTED: ":x: Rejected",

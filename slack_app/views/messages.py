@@ -48,6 +48,12 @@ def _outcome(v: StatusView, names: Mapping[str, str]) -> list[str]:
         )
     if v.status == AccessStatus.PENDING_APPROVAL and v.approvals_required > len(v.approvals):
         lines.append(f"Approvals: {len(v.approvals)} of {v.approvals_required}")
+        if v.approvers:
+            asked = ", ".join(who(a, names) for a in v.approvers[:10]) + (" …" if len(v.approvers) > 10 else "")
+            where = f" in {esc(v.approval_channel)}" if v.approval_channel else ""
+            lines.append(f":bust_in_silhouette: Asked{where}: {asked}")
+        if v.approval_deadline:
+            lines.append(f":hourglass: Times out {slack_date(v.approval_deadline)} without approval")
     if v.escalated_to:
         lines.append(":arrow_double_up: Escalated to " + ", ".join(who(e, names) for e in v.escalated_to))
     if v.rejected_by:
@@ -57,6 +63,8 @@ def _outcome(v: StatusView, names: Mapping[str, str]) -> list[str]:
         lines.append(f":warning: {esc(v.status_reason)}")
     elif v.status_reason:
         lines.append(f"_{esc(v.status_reason)}_")
+    if v.status == AccessStatus.SCHEDULED and v.start_at:
+        lines.append(f":calendar: Starts {slack_date(v.start_at)}")
     if v.status == AccessStatus.ACTIVE and v.expires_at:
         lines.append(f":alarm_clock: Until {slack_date(v.expires_at)}")
     elif v.ended_at and v.status.is_final:
@@ -103,7 +111,7 @@ def owner_actions(v: StatusView, viewer: str) -> list[dict[str, Any]]:
                 confirm("Revoke access?", f"Access to {what(v)} ends now.", "Revoke"),
             )
         )
-    elif v.status == AccessStatus.PENDING_APPROVAL:
+    elif v.status in (AccessStatus.PENDING_APPROVAL, AccessStatus.SCHEDULED):
         out.append(
             button(
                 "Withdraw request",

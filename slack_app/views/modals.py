@@ -49,6 +49,16 @@ def _on_behalf(user_id: str, selected: str | None) -> Block:
     )
 
 
+def _start_at(selected: int | None) -> Block:
+    """Optional: access begins at this time instead of at approval (the workflow waits as SCHEDULED)."""
+    el: dict[str, Any] = {"type": "datetimepicker", "action_id": "start_at"}
+    if selected:
+        el["initial_date_time"] = selected
+    return input_block(
+        "start_at", "Start later (optional)", el, optional=True, hint="Empty: access starts as soon as it is approved."
+    )
+
+
 def _duration(choices: FormChoices, selected: str | None) -> Block:
     pick = selected if any(c.value == selected for c in choices.durations) else choices.default_duration
     return input_block("duration", "Duration", select(choices.durations, "duration", "How long?", pick))
@@ -132,6 +142,7 @@ def request_modal(form: RequestForm, choices: FormChoices, title: str = "Request
             )
         )
     blocks.append(_duration(choices, form.duration))
+    blocks.append(_start_at(form.start_at))
     blocks.append(_justification(choices.justification_required, form.justification))
     return modal(ids.REQUEST_CALLBACK, title, blocks, "Request", form.metadata())
 
@@ -159,6 +170,7 @@ def bundle_modal(
             el["initial_options"] = [option(c) for c in chosen[:MAX_OPTIONS]]
         blocks.append(input_block(f"bundle_resources|{form.bundle}", "Resources in this bundle", el))
     blocks.append(_duration(choices, form.duration))
+    blocks.append(_start_at(form.start_at))
     blocks.append(_justification(choices.justification_required, form.justification))
     return modal(ids.BUNDLE_CALLBACK, "Request a bundle", blocks, "Request", form.metadata())
 

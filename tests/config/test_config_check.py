@@ -510,7 +510,7 @@ def test_references_to_an_invalid_entry_are_not_reported_twice() -> None:
 
 
 def test_the_base_and_the_test_catalog_are_valid() -> None:
-    assert len(parse_config(TEST_CONFIG.read_text(), "g.yml").access_flows) == 3
+    assert len(parse_config(TEST_CONFIG.read_text(), "g.yml").access_flows) == 4
     assert parse_config(BASE, "g.yml").slack.allow_guests is False
     allowed = parse_config(BASE + "slack: {allow_guests: true}\n", "g.yml")
     assert allowed.slack.allow_guests is True

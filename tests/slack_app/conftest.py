@@ -113,6 +113,8 @@ def element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
         return {"type": kind, "selected_options": opts}
     if kind == "users_select":
         return {"type": kind, "selected_user": value}
+    if kind == "datetimepicker":
+        return {"type": kind, "selected_date_time": value}
     return {"type": kind, "value": value}
 
 
@@ -123,6 +125,8 @@ def initial_of(element: dict[str, Any]) -> Any:
         return [o["value"] for o in element["initial_options"]]
     if "initial_user" in element:
         return element["initial_user"]
+    if "initial_date_time" in element:
+        return element["initial_date_time"]
     return element.get("initial_value")
 
 

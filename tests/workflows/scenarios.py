@@ -25,7 +25,7 @@ import asyncio
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from grantflow.domain.models import RequestSpec, WorkflowInput
 from tests.workflows.conftest import Harness, settle
@@ -537,6 +537,70 @@ async def refuse_until_continued(h: Harness, rid: str, limit: int = 200) -> int:
         if (await handle.describe()).run_id != first:
             return sent + 1
     raise AssertionError(f"{rid}: no continue-as-new after {limit} refused signals")
+
+
+@scenario(
+    "oncall_auto_approval",
+    "erin, on call for `night` (rotation), asks for gamma write: the on-call lookup (an activity) names her, "
+    "grantflow approves (automatic: on call for night), ACTIVE, revoked by her",
+    since="0.3.0",
+)
+async def oncall_auto_approval(h: Harness) -> str:
+    s = spec(h, requester="erin@example.com", resources=("gamma",), permission="write")
+    rid = await submit(h, s)
+    await settle(h, rid, {"ACTIVE"})
+    await h.client.revoke(rid, "erin@example.com", "done")
+    await settle(h, rid, {"REVOKED"})
+    return rid
+
+
+@scenario(
+    "oncall_lookup_not_on_call",
+    "frank, not on call for `night`, asks for gamma write: the lookup says so (audited), bob approves, ACTIVE, "
+    "withdrawn by frank",
+    since="0.3.0",
+)
+async def oncall_lookup_not_on_call(h: Harness) -> str:
+    s = spec(h, requester="frank@example.com", resources=("gamma",), permission="write")
+    rid = await submit(h, s)
+    await audited(h, rid, "oncall_check", "info")
+    await approve_and_activate(h, rid)
+    await h.client.revoke(rid, "frank@example.com", "done")
+    await settle(h, rid, {"REVOKED"})
+    return rid
+
+
+@scenario(
+    "scheduled_start",
+    "start_at 2h ahead: approved at once, SCHEDULED, granted at its start (duration from the grant), ACTIVE 1h, "
+    "expired",
+    since="0.3.0",
+)
+async def scheduled_start(h: Harness) -> str:
+    now = await h.env.get_current_time()
+    s = spec(h, requester="dan@example.com").model_copy(update={"start_at": now + timedelta(hours=2)})
+    rid = await submit(h, s)
+    await signal(h, rid, "approve", {"approver": "bob@example.com"})
+    await settle(h, rid, {"SCHEDULED"})
+    await settle(h, rid, {"ACTIVE"}, max_skip=3 * 3600)
+    await settle(h, rid, {"EXPIRED"}, max_skip=2 * 3600)
+    return rid
+
+
+@scenario(
+    "scheduled_then_withdrawn",
+    "start_at 3h ahead: approved, SCHEDULED, withdrawn by the requester before the start: REVOKED, nothing granted",
+    since="0.3.0",
+)
+async def scheduled_then_withdrawn(h: Harness) -> str:
+    now = await h.env.get_current_time()
+    s = spec(h, requester="dan@example.com").model_copy(update={"start_at": now + timedelta(hours=3)})
+    rid = await submit(h, s)
+    await signal(h, rid, "approve", {"approver": "bob@example.com"})
+    await settle(h, rid, {"SCHEDULED"})
+    await h.client.revoke(rid, "dan@example.com", "plans changed")
+    await settle(h, rid, {"REVOKED"})
+    return rid
 
 
 @scenario(

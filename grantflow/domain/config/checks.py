@@ -18,6 +18,7 @@ from grantflow.domain.config.schema import (
 )
 from grantflow.domain.durations import format_duration
 from grantflow.domain.emails import BadEmail, check_email
+from grantflow.domain.oncall import BadHandover, parse_handover
 from grantflow.domain.pgprivileges import PrivilegeError, as_tokens, parse_privileges, permission_table
 
 # Each reminder is a timer, a publish and history events for as long as the request waits (7 days): a short
@@ -165,6 +166,15 @@ def semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...],
         if f.approval_reminder < MIN_APPROVAL_REMINDER:
             problems.append(((*base, "approval_reminder"), "must be at least 15m"))
         problems += _escalation_problems(base, f.escalation, check_principal)
+        if f.auto_approve_if_oncall is not None and f.auto_approve_if_oncall not in cfg.oncall:
+            schedules = ", ".join(sorted(cfg.oncall)) or "none defined"
+            problems.append(
+                (
+                    (*base, "auto_approve_if_oncall"),
+                    f'unknown on-call schedule "{f.auto_approve_if_oncall}" (oncall: {schedules})',
+                )
+            )
+    problems += _oncall_problems(cfg)
     return problems + quorum_problems(cfg)
 
 
@@ -192,6 +202,31 @@ def _escalation_problems(
         previous = max(previous, step.after)
         for a_i, p in enumerate(step.approvers):
             check_principal((*at, "approvers", a_i), p)
+    return problems
+
+
+def _oncall_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for name, sched in cfg.oncall.items():
+        at: tuple[str | int, ...] = ("oncall", name)
+        if bool(sched.rotation) == bool(sched.command):
+            problems.append((at, "give either rotation (with handover) or command, not both or neither"))
+        if sched.rotation:
+            if sched.handover is None:
+                problems.append((at, "a rotation needs a handover, e.g. 'monday 09:00 Europe/Berlin'"))
+            else:
+                try:
+                    parse_handover(sched.handover)
+                except BadHandover as exc:
+                    problems.append(((*at, "handover"), str(exc)))
+            for r_i, email in enumerate(sched.rotation):
+                try:
+                    check_email(email)
+                except BadEmail as exc:
+                    problems.append(((*at, "rotation", r_i), str(exc)))
+        for e_i, env in enumerate(sched.env):
+            if reserved_env(env):
+                problems.append(((*at, "env", e_i), f"{env} is grantflow's own setting and never reaches a command"))
     return problems
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -160,6 +161,20 @@ class EscalationStep(_Strict):
     _after = field_validator("after", mode="before")(_duration)
 
 
+class OncallSchedule(_Strict):
+    """Who is on call: a weekly `rotation` with a `handover` ("monday 09:00 Europe/Berlin", first person
+    from the first handover at or after `start`), or a `command` that prints the on-call emails one per
+    line (run by the worker with `timeout` seconds; its failure falls back to human approval)."""
+
+    rotation: list[str] = Field(default_factory=list)
+    handover: str | None = None
+    start: date | None = None
+    command: list[str] | None = None
+    timeout: Annotated[int, Field(gt=0, le=120)] = 10
+    # Names of worker environment variables the command receives (e.g. PAGERDUTY_TOKEN).
+    env: list[Annotated[str, Field(pattern=ENV_NAME)]] = Field(default_factory=list)
+
+
 class AccessFlow(_Strict):
     id: str
     name: str = ""
@@ -177,8 +192,14 @@ class AccessFlow(_Strict):
     justification_required: bool = True
     extension: Extension = Field(default_factory=Extension)
     escalation: list[EscalationStep] = Field(default_factory=list)
+    # How far ahead a request may ask its access to start (`--start-at`).
+    max_schedule_ahead: int = 14 * 24 * 3600
+    # A schedule of `oncall:`: a request from the person on call for it is approved automatically.
+    auto_approve_if_oncall: str | None = None
 
-    _durations = field_validator("max_duration", "default_duration", "approval_reminder", mode="before")(_duration)
+    _durations = field_validator(
+        "max_duration", "default_duration", "approval_reminder", "max_schedule_ahead", mode="before"
+    )(_duration)
 
 
 class SlackOptions(_Strict):
@@ -191,6 +212,7 @@ class GrantflowConfig(_Strict):
     slack: SlackOptions = Field(default_factory=SlackOptions)
     admin_channel: str | None = None  # where reconciliation reports drift (Slack channel); else the log
     groups: dict[str, list[str]] = Field(default_factory=dict)
+    oncall: dict[str, OncallSchedule] = Field(default_factory=dict)
     integrations: list[Integration] = Field(default_factory=list)
     bundles: list[Bundle] = Field(default_factory=list)
     access_flows: list[AccessFlow] = Field(default_factory=list)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from slack_bolt.async_app import AsyncAck
 
 from grantflow.client import BadRequest, Refused
@@ -40,6 +42,7 @@ async def bundle_submitted(ack: AsyncAck, body: Body, deps: Deps) -> None:
             duration=int(form.duration) if form.duration else None,
             justification=form.justification,
             source="slack",
+            start_at=datetime.fromtimestamp(form.start_at, UTC) if form.start_at else None,
         )
     except (BadRequest, Refused) as exc:
         await refused(deps, ack, email, exc, view, "bundle")
