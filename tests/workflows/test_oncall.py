@@ -31,7 +31,7 @@ TOKEN = "pd-test-token"
 def oncall_config(folder: Path, schedule: dict[str, Any]) -> Path:
     """The test catalog with an `oncall: {sre: schedule}` and `auto_approve_if_oncall: sre` on read-folders."""
     data = yaml.safe_load(TEST_CONFIG.read_text())
-    data["oncall"] = {"sre": schedule}
+    data.setdefault("oncall", {})["sre"] = schedule
     next(f for f in data["access_flows"] if f["id"] == "read-folders")["auto_approve_if_oncall"] = "sre"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "grantflow.yml"

@@ -84,6 +84,7 @@ def test_transition_kinds_keep_their_recorded_values() -> None:
         "failed",
         "audit",
         "escalated",
+        "scheduled",
     }
     assert TransitionKind.ACTIVE == "active" and f"{TransitionKind.REVOKE_RETRY}" == "revoke_retry"
 
