@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
+from rich.table import Table
 
 from grantflow.client import BadRequest, GrantflowClient, GrantflowError, NotFound, Refused
 from grantflow.domain.config import ConfigError
@@ -26,7 +28,8 @@ out = Console(highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
 AsOpt = Annotated[str, typer.Option("--as", metavar="EMAIL", help="Who you are (email).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="The request id (or its workflow id).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 
 
 class CliError(Exception):
@@ -102,6 +105,34 @@ def print_status(v: StatusView) -> None:
         out.print(f"  expires     {local(v.expires_at)}")
     if v.extension_enabled:
         out.print(f"  extensions  {v.extensions_used}/{v.max_extensions}")
+
+
+# A column that may wrap gets at least this many characters before the table is printed wider than the terminal.
+FOLDED_WIDTH = 12
+
+
+def whole_table(*columns: str, whole: tuple[str, ...] = ()) -> Table:
+    """A table whose `whole` columns (ids, emails, ...) never wrap; see `print_table`."""
+    table = Table()
+    for name in columns:
+        if name in whole:
+            table.add_column(name, no_wrap=True, overflow="ignore")
+        else:
+            table.add_column(name, overflow="fold")
+    return table
+
+
+def print_table(table: Table) -> None:
+    """Print a table so that no id or email is cut: the other columns wrap first, and when even that does not
+    fit, the table is printed wider than the terminal (a terminal wraps the long lines; a file keeps them)."""
+    needed = 1
+    for column in table.columns:
+        widths = [cell_len(str(c)) for c in (column.header, *column.cells)]
+        needed += 3 + (max(widths) if column.no_wrap else min(max(widths), FOLDED_WIDTH))
+    if needed <= out.width:
+        out.print(table)
+        return
+    Console(highlight=False, soft_wrap=True, width=needed).print(table)
 
 
 def emit_json(data: Any) -> None:

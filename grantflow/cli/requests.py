@@ -6,9 +6,20 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from grantflow.cli.common import AsOpt, CliError, JsonOpt, emit_json, local, out, print_status, run
+from grantflow.cli.common import (
+    AsOpt,
+    CliError,
+    IdArg,
+    JsonOpt,
+    emit_json,
+    local,
+    out,
+    print_status,
+    print_table,
+    run,
+    whole_table,
+)
 from grantflow.client import GrantflowClient, Submitted
 from grantflow.domain.models import FINAL_STATUSES, AccessStatus, StatusView
 
@@ -123,7 +134,7 @@ def _decision(fn: Callable[[GrantflowClient], Awaitable[StatusView]], verb: str,
 
 
 def approve(
-    request_id: str,
+    request_id: IdArg,
     as_: AsOpt,
     comment: Annotated[str, typer.Option(metavar="TEXT", help="A note for the audit trail.")] = "",
     break_glass: Annotated[bool, typer.Option("--break-glass", help="Admins only; needs --reason.")] = False,
@@ -144,7 +155,7 @@ def approve(
 
 
 def reject(
-    request_id: str,
+    request_id: IdArg,
     as_: AsOpt,
     reason: Annotated[str, typer.Option(metavar="TEXT", help="Why, for the requester.")] = "",
     json_: JsonOpt = False,
@@ -157,7 +168,7 @@ def reject(
     _decision(go, "Rejected", json_)
 
 
-def extend(request_id: str, as_: AsOpt, json_: JsonOpt = False) -> None:
+def extend(request_id: IdArg, as_: AsOpt, json_: JsonOpt = False) -> None:
     """Extend active access by the flow's extension duration."""
     view = run(lambda c: c.extend(request_id, as_))
     if json_:
@@ -170,7 +181,7 @@ def extend(request_id: str, as_: AsOpt, json_: JsonOpt = False) -> None:
 
 
 def revoke(
-    request_id: str,
+    request_id: IdArg,
     as_: AsOpt,
     reason: Annotated[str, typer.Option(metavar="TEXT", help="Why, for the audit trail.")] = "",
     json_: JsonOpt = False,
@@ -183,7 +194,7 @@ def revoke(
     _decision(go, "Revoked", json_)
 
 
-def status(request_id: str, json_: JsonOpt = False) -> None:
+def status(request_id: IdArg, json_: JsonOpt = False) -> None:
     """Show one request (the workflow's `status` query)."""
     view = run(lambda c: c.status(request_id))
     if json_:
@@ -192,7 +203,7 @@ def status(request_id: str, json_: JsonOpt = False) -> None:
         print_status(view)
 
 
-def details(request_id: str, as_: AsOpt, json_: JsonOpt = False) -> None:
+def details(request_id: IdArg, as_: AsOpt, json_: JsonOpt = False) -> None:
     """Show how to use granted access (credentials included): for the grantee only."""
     found = run(lambda c: c.details(request_id, as_))
     if json_:
@@ -218,7 +229,9 @@ def list_(
     if not views:
         out.print("No requests.")
         return
-    table = Table("id", "status", "requester", "grantee", "what", "expires")
+    table = whole_table(
+        "id", "status", "requester", "grantee", "what", "expires", whole=("id", "status", "requester", "grantee")
+    )
     for v in views:
         table.add_row(
             v.request_id,
@@ -228,7 +241,7 @@ def list_(
             "; ".join(g.label() for g in v.grants),
             local(v.expires_at),
         )
-    out.print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:
