@@ -4,6 +4,7 @@ exit 2, and tables keep ids and emails whole at any width."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -87,22 +88,27 @@ async def test_an_approval_that_ends_failed_exits_1(pg_stack: Stack, pg_server: 
     assert "expires" not in status.stdout, status.stdout
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["audit", "--request", "nosuchid00"],
-        ["details", "nosuchid00", "--as", "alice@example.com"],
-        ["extend", "nosuchid00", "--as", "alice@example.com"],
-        ["revoke", "nosuchid00", "--as", "alice@example.com"],
-        ["approve", "nosuchid00", "--as", "bob@example.com"],
-        ["status", "nosuchid00"],
-    ],
-)
-async def test_an_unknown_id_is_one_line_and_exit_2(stack: Stack, args: list[str]) -> None:
-    done = await stack.cli(*args)
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert done.stderr == "grantflow: error: unknown request id nosuchid00\n", done.stderr
-    assert done.stdout == ""
+UNKNOWN = [
+    ["audit", "--request", "{}"],
+    ["details", "{}", "--as", "alice@example.com"],
+    ["extend", "{}", "--as", "alice@example.com"],
+    ["revoke", "{}", "--as", "alice@example.com"],
+    ["approve", "{}", "--as", "bob@example.com"],
+    ["reject", "{}", "--as", "bob@example.com"],
+    ["status", "{}"],
+]
+
+
+async def test_an_unknown_id_is_one_line_and_exit_2(stack: Stack) -> None:
+    runs = [
+        (rid, [a.format(rid) for a in args]) for args in UNKNOWN for rid in ("nosuchid00", "access-request-nosuchid")
+    ]
+    done = await asyncio.gather(*(stack.cli(*args) for _, args in runs))
+    for (rid, args), proc in zip(runs, done, strict=True):
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        want = rid.removeprefix("access-request-")
+        assert proc.stderr == f"grantflow: error: unknown request id {want}\n", (args, proc.stderr)
+        assert proc.stdout == "", args
 
 
 async def run_wide(st: Stack, columns: int, *args: str) -> str:
