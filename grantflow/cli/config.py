@@ -8,20 +8,38 @@ from typing import Annotated
 
 import typer
 
-from grantflow.cli.common import out
+from grantflow.cli.common import JsonOpt, emit_json, out
 from grantflow.domain.config import ConfigError, load_config
 
 
 def config_check(
-    file: Annotated[Path | None, typer.Argument(help="Default: GRANTFLOW_CONFIG or ./grantflow.yml")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(metavar="FILE", help="Default: GRANTFLOW_CONFIG or ./grantflow.yml")
+    ] = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Validate a config file; print every problem with its line."""
     try:
         cfg = load_config(file)
     except ConfigError as exc:
-        for p in exc.problems:
-            sys.stderr.write(p + "\n")
+        if json_:
+            emit_json({"ok": False, "problems": exc.problems})
+        else:
+            for p in exc.problems:
+                sys.stderr.write(p + "\n")
         raise typer.Exit(2) from None
+    if json_:
+        emit_json(
+            {
+                "ok": True,
+                "problems": [],
+                "integrations": len(cfg.integrations),
+                "bundles": len(cfg.bundles),
+                "access_flows": len(cfg.access_flows),
+                "groups": len(cfg.groups),
+            }
+        )
+        return
     out.print(
         f"OK: {len(cfg.integrations)} integrations, {len(cfg.bundles)} bundles, "
         f"{len(cfg.access_flows)} access flows, {len(cfg.groups)} groups"

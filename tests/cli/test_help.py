@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from importlib.metadata import version
+from pathlib import Path
 
-from tests.conftest import venv_binary
+from tests.conftest import EXAMPLE_CONFIG, venv_binary
 
 
 def grantflow(*args: str) -> subprocess.CompletedProcess[str]:
@@ -51,3 +53,14 @@ def test_request_help_documents_every_option_and_shows_examples() -> None:
     assert "DATABASE, DATABASE.SCHEMA, DATABASE.TABLE or DATABASE.SCHEMA.TABLE" in " ".join(text.split())
     examples = text.split("Examples:", 1)[1].split("Options:", 1)[0]
     assert examples.count("grantflow request --as") == 2, examples
+
+
+def test_config_check_json_for_scripts(tmp_path: Path) -> None:
+    bad = tmp_path / "g.yml"
+    bad.write_text("groups:\n  eng: [alice@example.com]\ncolour: red\n")
+    done = grantflow("config", "check", str(bad), "--json")
+    assert done.returncode == 2 and done.stderr == "", done.stderr
+    assert json.loads(done.stdout) == {"ok": False, "problems": [f"{bad}:3: colour: unknown field"]}
+    done = grantflow("config", "check", str(EXAMPLE_CONFIG), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ok"] is True
