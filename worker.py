@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.discovery import DiscoveryActivities
 from activities.grants import GrantActivities, SecretKeeper
 from activities.notifiers.base import Notifier
 from activities.notifiers.console import ConsoleNotifier
@@ -28,11 +29,12 @@ from grantflow.domain.config import ConfigSource
 from grantflow.settings import Settings
 from grantflow.storage.store import Store
 from workflows.access_request import AccessRequestWorkflow
+from workflows.discovery import DiscoveryWorkflow
 from workflows.reconcile import ReconcileWorkflow
 
 log = structlog.get_logger("grantflow.worker")
 
-ALL_WORKFLOWS: list[type] = [AccessRequestWorkflow, ReconcileWorkflow]
+ALL_WORKFLOWS: list[type] = [AccessRequestWorkflow, ReconcileWorkflow, DiscoveryWorkflow]
 
 PASSTHROUGH = ("grantflow", "pydantic", "pydantic_core", "yaml", "annotated_types", "typing_extensions")
 
@@ -76,6 +78,7 @@ def build_worker(
     grants = GrantActivities(config, Path(settings.state_dir), secret_keeper(settings, store))
     records = RecordActivities(store, notifier)
     reconcile = ReconcileActivities(config, store, Path(settings.state_dir), notifier)
+    discovery = DiscoveryActivities(config, Path(settings.state_dir))
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -91,6 +94,7 @@ def build_worker(
             reconcile.reconcile_inventory,
             reconcile.reconcile_remove,
             reconcile.reconcile_record,
+            discovery.list_resources,
         ],
         workflow_runner=sandbox_runner(),
         max_cached_workflows=settings.max_cached_workflows,

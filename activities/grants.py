@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.integrations import registry
 from activities.integrations.base import GrantContext, Integration, IntegrationError
@@ -78,7 +78,13 @@ class GrantActivities:
         try:
             return registry.build(self.config.get(), op.item.integration, self.state_dir)
         except IntegrationError as exc:
-            raise ApplicationError(str(exc), type="IntegrationError", non_retryable=not exc.retryable) from None
+            log.warning("integration unavailable", request_id=op.request_id, item=op.item.label(), reason=str(exc))
+            raise ApplicationError(
+                str(exc),
+                type="IntegrationError",
+                non_retryable=not exc.retryable,
+                category=ApplicationErrorCategory.BENIGN,
+            ) from None
 
     def _context(self, op: ItemOp) -> GrantContext:
         # The seed makes credentials a function of the request: every item and every retry agree on them.
@@ -103,7 +109,20 @@ class GrantActivities:
                 await _heartbeating(integ.revoke(ctx))
             return {}
         except IntegrationError as exc:
-            raise ApplicationError(str(exc), type="IntegrationError", non_retryable=not exc.retryable) from None
+            # One WARNING line with the request and the reason; BENIGN keeps the SDK's traceback at DEBUG.
+            log.warning(
+                f"{what} failed",
+                request_id=op.request_id,
+                item=op.item.label(),
+                reason=str(exc),
+                will_retry=exc.retryable,
+            )
+            raise ApplicationError(
+                str(exc),
+                type="IntegrationError",
+                non_retryable=not exc.retryable,
+                category=ApplicationErrorCategory.BENIGN,
+            ) from None
 
     @activity.defn(name="grant_item")
     async def grant_item(self, op: ItemOp) -> dict[str, Any]:

@@ -21,7 +21,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from grantflow import requests
+from grantflow.discovery import ResourceCatalog
 from grantflow.domain.config import ConfigSource, GrantflowConfig
+from grantflow.domain.discovery import DiscoveryAnswer, DiscoveryQuery, resource_problem
 from grantflow.domain.durations import format_duration
 from grantflow.domain.ids import REQUEST_ID_LENGTH, new_request_id, request_id_from, workflow_id_for
 from grantflow.domain.models import (
@@ -36,6 +38,7 @@ from grantflow.settings import Settings
 from grantflow.storage.store import Store
 from grantflow.storage.vault import SecretVault
 from workflows.access_request import AccessRequestWorkflow, summary_line
+from workflows.discovery import DiscoveryWorkflow
 
 # An update of the workflow, by reference: `AccessRequestWorkflow.approve_update` etc.
 Update = UpdateMethodMultiParam[[AccessRequestWorkflow, Any], Coroutine[Any, Any, StatusView]]
@@ -89,9 +92,12 @@ class Submitted:
     request_id: str
     workflow_id: str
     existing: bool = False
+    # Sentences about resources that could not be checked at submission (shown with the request).
+    notes: tuple[str, ...] = ()
 
-    def as_json(self) -> dict[str, str]:
-        return {"request_id": self.request_id, "workflow_id": self.workflow_id}
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"request_id": self.request_id, "workflow_id": self.workflow_id}
+        return out | ({"unchecked": list(self.notes)} if self.notes else {})
 
 
 def _client_event(
@@ -123,6 +129,7 @@ class GrantflowClient:
         self.store = store
         self.task_queue = task_queue
         self.vault = vault
+        self.catalog = ResourceCatalog(self._discover)
 
     @classmethod
     async def connect(cls, settings: Settings, config: ConfigSource | None = None) -> GrantflowClient:
@@ -181,10 +188,31 @@ class GrantflowClient:
         """`build_spec`, and a policy refusal is recorded in the audit trail (actor: the requester, detail:
         the front door) before Refused is raised. Every front door submits through this or `request`."""
         try:
-            return self.build_spec(requester=requester, source=source, **fields)
+            spec = self.build_spec(requester=requester, source=source, **fields)
         except Refused as exc:
             await self.record_refusal(requester, "request", str(exc), detail={"source": source})
             raise
+        await self.check_resources(spec)
+        return spec
+
+    async def check_resources(self, spec: RequestSpec) -> None:
+        """Refuse (BadRequest on `resources`) an item that names nothing its integration discovered, with the
+        closest names. Lists come from the worker (`DiscoveryWorkflow`), cached for a short time."""
+        cfg = self.config
+        for item in spec.items:
+            problem = resource_problem(cfg, item, await self.catalog.names(cfg, item))
+            if problem:
+                raise BadRequest(problem, "resources")
+
+    async def _discover(self, query: DiscoveryQuery) -> DiscoveryAnswer:
+        return await self.temporal.execute_workflow(
+            DiscoveryWorkflow.run,
+            query,
+            id=f"grantflow-discovery-{query.integration}-{query.resource_type}-{secrets.token_hex(4)}",
+            task_queue=self.task_queue,
+            execution_timeout=timedelta(seconds=15),
+            static_summary=f"discovery: {query.integration}/{query.resource_type}",
+        )
 
     async def request(
         self, *, requester: str, source: str = "cli", idempotency_key: str | None = None, **fields: Any
@@ -197,6 +225,7 @@ class GrantflowClient:
 
     async def submit(self, spec: RequestSpec, idempotency_key: str | None = None) -> Submitted:
         request_id = new_request_id(idempotency_key, spec.requester)
+        notes = tuple(self.catalog.unchecked(self.config, spec.items))
         workflow_id = workflow_id_for(request_id)
         now = datetime.now(UTC)
         inp = WorkflowInput(request_id=request_id, spec=spec, submitted_at=now)
@@ -226,12 +255,13 @@ class GrantflowClient:
                 search_attributes=initial_search_attributes(preview),
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                static_summary=self._summary(spec, summary_line(preview)),
-                static_details=self._details_markdown(spec),
+                static_summary=self._summary(spec, summary_line(preview))
+                + (" · resources not checked" if notes else ""),
+                static_details=self._details_markdown(spec, notes),
             )
         except WorkflowAlreadyStartedError:
             return Submitted(request_id, workflow_id, existing=True)
-        return Submitted(request_id, workflow_id)
+        return Submitted(request_id, workflow_id, notes=notes)
 
     @staticmethod
     def _summary(spec: RequestSpec, line: str) -> str:
@@ -240,7 +270,7 @@ class GrantflowClient:
         return text + (f", asked by {spec.requester}" if spec.requester != spec.grantee else "")
 
     @staticmethod
-    def _details_markdown(spec: RequestSpec) -> str:
+    def _details_markdown(spec: RequestSpec, notes: Sequence[str] = ()) -> str:
         lines = [
             f"**Requester:** {spec.requester}",
             f"**Grantee:** {spec.grantee}",
@@ -250,6 +280,7 @@ class GrantflowClient:
             "**Items:**",
         ]
         lines += [f"- {i.label()}" for i in spec.items]
+        lines += [f"**Not checked:** {n}" for n in notes]
         return "\n".join(lines)
 
     def _handle(self, request_id: str) -> WorkflowHandle[Any, Any]:
@@ -360,6 +391,13 @@ class GrantflowClient:
             if view.status in statuses or asyncio.get_running_loop().time() > deadline:
                 return view
             await asyncio.sleep(interval)
+
+    async def settle(self, view: StatusView, leave: set[AccessStatus], timeout: float = 15.0) -> StatusView:
+        """After a decision: the request once its status left `leave` (the states the decision moves it out of,
+        e.g. PENDING_APPROVAL and GRANTING after the last approval), or as it is when `timeout` runs out."""
+        if view.status not in leave:
+            return view
+        return await self.wait_for(view.request_id, set(AccessStatus) - leave, timeout=timeout)
 
     # --- listings --------------------------------------------------------------------------------------
 

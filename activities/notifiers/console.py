@@ -39,6 +39,8 @@ def _lifecycle_messages(t: Transition) -> list[tuple[str, str]]:
     what = ", ".join(g.label() for g in v.grants)
     head = f"[{v.request_id}] {v.grantee} → {what}"
     if t.kind == "submitted":
+        if v.approvals_required == 0:
+            return [(v.requester, f"{head}: submitted, approved automatically (the flow needs no approver)")]
         return [
             (a, f"{head}: approval requested by {v.requester} ({v.justification or 'no justification'})")
             for a in v.approvers

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -29,6 +30,7 @@ def build_app() -> typer.Typer:
         rich_markup_mode=None,
         add_completion=False,
     )
+    app.callback()(_root)
     config.register(app)
     policy.register(app)
     requests.register(app)
@@ -40,6 +42,32 @@ def build_app() -> typer.Typer:
     app.command("mcp")(processes.mcp)
     app.command("slack")(processes.slack)
     return app
+
+
+def version() -> str:
+    """The installed grantflow's version (the package metadata; pyproject.toml's `version`)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version("grantflow")
+    except PackageNotFoundError:  # pragma: no cover - running from a tree that was never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"grantflow {version()}\n")
+        raise typer.Exit(0)
+
+
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Just-in-time access requests on Temporal."""
 
 
 app = build_app()

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from grantflow.cli.common import CliError, JsonOpt, emit_json, local, out
+from grantflow.cli.common import CliError, JsonOpt, emit_json, local, print_table, whole_table
 from grantflow.domain.durations import DurationError, parse_duration
 from grantflow.domain.ids import request_id_from
 from grantflow.settings import Settings
@@ -33,7 +32,10 @@ def audit(
 
     try:
         store = Store(Settings().database_url)
-        events = audit_export.load_events(store, request_id_from(request) if request else None, since_dt)
+        rid = request_id_from(request) if request else None
+        events = audit_export.load_events(store, rid, since_dt)
+        if rid and not events and store.get_request(rid) is None:
+            raise CliError(f"unknown request id {rid}")
         data = b""
         if fmt == "csv":
             data = audit_export.to_csv(events, audit_export.what_by_request(store, events))
@@ -48,10 +50,12 @@ def audit(
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        table = Table("at", "request", "actor", "action", "outcome", "reason")
+        table = whole_table(
+            "at", "request", "actor", "action", "outcome", "reason", whole=("at", "request", "actor", "action")
+        )
         for e in events:
             table.add_row(local(e.at), e.request_id, e.actor, e.action, e.outcome, e.reason)
-        out.print(table)
+        print_table(table)
 
 
 def parse_since(text: str) -> datetime:

@@ -13,20 +13,23 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
+from rich.table import Table
 
 from grantflow.client import BadRequest, GrantflowClient, GrantflowError, NotFound, Refused
 from grantflow.domain.config import ConfigError
 from grantflow.domain.durations import format_duration
-from grantflow.domain.models import StatusView
+from grantflow.domain.models import Approval, StatusView
 from grantflow.settings import Settings
 from grantflow.temporal import TemporalUnavailable
 
 out = Console(highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
-AsOpt = Annotated[str, typer.Option("--as", help="Who you are (email).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+AsOpt = Annotated[str, typer.Option("--as", metavar="EMAIL", help="Who you are (email).")]
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="The request id (or its workflow id).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 
 
 class CliError(Exception):
@@ -67,18 +70,69 @@ def local(dt: datetime | None) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
+# States that never had (or no longer have) an expiry worth showing.
+_NO_EXPIRY = {"FAILED", "REJECTED"}
+
+
+def approval_text(a: Approval) -> str:
+    """`bob@example.com at 2026-12-03 14:05 UTC (break-glass: reason)` — who approved, when and how."""
+    how = " (break-glass)" if a.break_glass else ""
+    note = f': "{a.comment}"' if a.comment else ""
+    return f"{a.approver} at {local(a.at)}{how}{note}"
+
+
 def print_status(v: StatusView) -> None:
     out.print(f"[bold]{v.request_id}[/bold]  {v.status.value}" + (f"  ({v.status_reason})" if v.status_reason else ""))
     out.print(f"  requester   {v.requester}" + (f"  for {v.grantee}" if v.grantee != v.requester else ""))
     for g in v.grants:
         out.print(f"  grant       {g.label()}")
     out.print(f"  flow        {v.flow_name or v.flow_id or '—'}")
-    approvals = ", ".join(a.approver + (" (break-glass)" if a.break_glass else "") for a in v.approvals) or "none"
-    out.print(f"  approvals   {len(v.approvals)}/{v.approvals_required}: {approvals}")
+    if v.approvals_required == 0:
+        out.print("  approval    automatic (the flow needs no approver)")
+    else:
+        out.print(f"  approvers   {', '.join(v.approvers) or '—'}")
+        out.print(f"  approvals   {len(v.approvals)}/{v.approvals_required}" + (":" if v.approvals else ""))
+        for a in v.approvals:
+            out.print(f"    - {approval_text(a)}")
+    if v.rejected_by:
+        out.print(f"  rejected by {v.rejected_by}")
+    if v.revoked_by:
+        out.print(f"  revoked by  {v.revoked_by}")
     out.print(f"  duration    {format_duration(v.duration_seconds)}")
-    out.print(f"  expires     {local(v.expires_at)}")
+    if v.status.value in ("EXPIRED", "REVOKED"):
+        out.print(f"  ended       {local(v.ended_at or v.expires_at)}")
+    elif v.status.value not in _NO_EXPIRY:
+        out.print(f"  expires     {local(v.expires_at)}")
     if v.extension_enabled:
         out.print(f"  extensions  {v.extensions_used}/{v.max_extensions}")
+
+
+# A column that may wrap gets at least this many characters before the table is printed wider than the terminal.
+FOLDED_WIDTH = 12
+
+
+def whole_table(*columns: str, whole: tuple[str, ...] = ()) -> Table:
+    """A table whose `whole` columns (ids, emails, ...) never wrap; see `print_table`."""
+    table = Table()
+    for name in columns:
+        if name in whole:
+            table.add_column(name, no_wrap=True, overflow="ignore")
+        else:
+            table.add_column(name, overflow="fold")
+    return table
+
+
+def print_table(table: Table) -> None:
+    """Print a table so that no id or email is cut: the other columns wrap first, and when even that does not
+    fit, the table is printed wider than the terminal (a terminal wraps the long lines; a file keeps them)."""
+    needed = 1
+    for column in table.columns:
+        widths = [cell_len(str(c)) for c in (column.header, *column.cells)]
+        needed += 3 + (max(widths) if column.no_wrap else min(max(widths), FOLDED_WIDTH))
+    if needed <= out.width:
+        out.print(table)
+        return
+    Console(highlight=False, soft_wrap=True, width=needed).print(table)
 
 
 def emit_json(data: Any) -> None:

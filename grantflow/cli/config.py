@@ -8,20 +8,39 @@ from typing import Annotated
 
 import typer
 
-from grantflow.cli.common import out
+from grantflow.cli.common import JsonOpt, emit_json, out
 from grantflow.domain.config import ConfigError, check_config
 
 
 def config_check(
-    file: Annotated[Path | None, typer.Argument(help="Default: GRANTFLOW_CONFIG or ./grantflow.yml")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(metavar="FILE", help="Default: GRANTFLOW_CONFIG or ./grantflow.yml")
+    ] = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Validate a config file; print every problem with its line (warnings too, which do not fail it)."""
     try:
         cfg, warnings = check_config(file)
     except ConfigError as exc:
-        for p in exc.problems:
-            sys.stderr.write(p + "\n")
+        if json_:
+            emit_json({"ok": False, "problems": exc.problems})
+        else:
+            for p in exc.problems:
+                sys.stderr.write(p + "\n")
         raise typer.Exit(2) from None
+    if json_:
+        emit_json(
+            {
+                "ok": True,
+                "problems": [],
+                "warnings": warnings,
+                "integrations": len(cfg.integrations),
+                "bundles": len(cfg.bundles),
+                "access_flows": len(cfg.access_flows),
+                "groups": len(cfg.groups),
+            }
+        )
+        return
     for w in warnings:
         sys.stderr.write(w + "\n")
     out.print(

@@ -6,24 +6,60 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from grantflow.cli.common import AsOpt, CliError, JsonOpt, emit_json, local, out, print_status, run
-from grantflow.client import GrantflowClient
+from grantflow.cli.common import (
+    AsOpt,
+    CliError,
+    IdArg,
+    JsonOpt,
+    emit_json,
+    local,
+    out,
+    print_status,
+    print_table,
+    run,
+    whole_table,
+)
+from grantflow.client import GrantflowClient, Submitted
 from grantflow.domain.models import FINAL_STATUSES, AccessStatus, StatusView
 
 
 def request(
     as_: AsOpt,
-    duration: Annotated[str | None, typer.Option(help="e.g. 30m, 1h, 1h30m (default: the flow's default).")] = None,
-    justification: Annotated[str, typer.Option(help="Why you need it.")] = "",
-    for_: Annotated[str | None, typer.Option("--for", help="Request on behalf of this person.")] = None,
-    integration: Annotated[str | None, typer.Option()] = None,
-    resource_type: Annotated[str | None, typer.Option("--resource-type")] = None,
-    resource: Annotated[list[str] | None, typer.Option(help="Repeat for several resources.")] = None,
-    permission: Annotated[str | None, typer.Option()] = None,
-    bundle: Annotated[str | None, typer.Option(help="Request a bundle (optionally narrowed by --resource).")] = None,
-    idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Same key, same request.")] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(metavar="DURATION", help="How long, e.g. 30m, 1h, 1h30m (default: the flow's default)."),
+    ] = None,
+    justification: Annotated[str, typer.Option(metavar="TEXT", help="Why you need it.")] = "",
+    for_: Annotated[
+        str | None, typer.Option("--for", metavar="EMAIL", help="Request on behalf of this person.")
+    ] = None,
+    integration: Annotated[
+        str | None, typer.Option(metavar="ID", help="The integration's id in the config, e.g. demo-postgres.")
+    ] = None,
+    resource_type: Annotated[
+        str | None,
+        typer.Option(
+            "--resource-type", metavar="TYPE", help="What kind of resource: database, schema, table, folder..."
+        ),
+    ] = None,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME",
+            help="What to access; repeat for several. PostgreSQL: DATABASE, DATABASE.SCHEMA, DATABASE.TABLE or "
+            "DATABASE.SCHEMA.TABLE. Checked against what the integration has.",
+        ),
+    ] = None,
+    permission: Annotated[
+        str | None, typer.Option(metavar="PERMISSION", help="A permission the integration defines, e.g. read.")
+    ] = None,
+    bundle: Annotated[
+        str | None, typer.Option(metavar="ID", help="Request a bundle (optionally narrowed by --resource).")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option("--idempotency-key", metavar="KEY", help="Same key, same request.")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Wait until it is ACTIVE or ended (automatic approvals).")] = False,
     start_at: Annotated[
         str | None,
@@ -35,9 +71,18 @@ def request(
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Ask for temporary access."""
+    """Ask for temporary access.
 
-    async def go(c: GrantflowClient) -> tuple[str, str, StatusView | None]:
+    \b
+    Examples:
+      grantflow request --as alice@example.com --integration demo-postgres \\
+        --resource-type table --resource orders.public.orders --permission read \\
+        --duration 1h --justification "debugging INC-42"
+      grantflow request --as alice@example.com --bundle oncall-debug --duration 2h \\
+        --justification "on call tonight"
+    """
+
+    async def go(c: GrantflowClient) -> tuple[Submitted, StatusView | None]:
         sub = await c.request(
             requester=as_,
             grantee=for_,
@@ -55,62 +100,84 @@ def request(
         view = None
         if wait:
             view = await c.wait_for(sub.request_id, {AccessStatus.ACTIVE, *FINAL_STATUSES}, timeout=120)
-        return sub.request_id, sub.workflow_id, view
+        return sub, view
 
-    rid, wid, view = run(go)
+    sub, view = run(go)
     if json_:
-        emit_json({"request_id": rid, "workflow_id": wid})
+        emit_json(sub.as_json())
         return
-    out.print(f"Request [bold]{rid}[/bold] submitted (workflow {wid}).")
+    out.print(f"Request [bold]{sub.request_id}[/bold] submitted (workflow {sub.workflow_id}).")
+    for note in sub.notes:
+        out.print(f"Note: {note}")
     if view is not None:
         print_status(view)
     else:
-        out.print(f"Follow it with: grantflow status {rid}")
+        out.print(f"Follow it with: grantflow status {sub.request_id}")
+
+
+# What a decision moves a request out of: the CLI waits (bounded) until the request has left these states,
+# so that it prints the state after the decision took effect.
+_SETTLING = {
+    "approve": {AccessStatus.PENDING_APPROVAL, AccessStatus.GRANTING},
+    "reject": {AccessStatus.PENDING_APPROVAL},
+    "revoke": {AccessStatus.PENDING_APPROVAL, AccessStatus.GRANTING, AccessStatus.ACTIVE, AccessStatus.REVOKING},
+}
 
 
 def _decision(fn: Callable[[GrantflowClient], Awaitable[StatusView]], verb: str, json_: bool = False) -> None:
+    """Print the request as the decision left it; exit 1 when it ended FAILED."""
     view = run(fn)
     if json_:
         emit_json(view.model_dump(mode="json"))
-        return
-    out.print(
-        f"{verb}: {view.request_id} is {view.status.value}"
-        + (
-            f" ({len(view.approvals)}/{view.approvals_required} approvals)"
-            if view.status.value == "PENDING_APPROVAL"
-            else ""
-        )
-    )
+    else:
+        line = f"{verb}: {view.request_id} is {view.status.value}"
+        if view.status == AccessStatus.PENDING_APPROVAL:
+            line += f" ({len(view.approvals)}/{view.approvals_required} approvals)"
+        elif view.status == AccessStatus.ACTIVE and view.expires_at is not None:
+            line += f" until {local(view.expires_at)}"
+        elif view.status_reason:
+            line += f" ({view.status_reason})"
+        out.print(line)
+    if view.status == AccessStatus.FAILED:
+        raise typer.Exit(1)
 
 
 def approve(
-    request_id: str,
+    request_id: IdArg,
     as_: AsOpt,
-    comment: Annotated[str, typer.Option()] = "",
+    comment: Annotated[str, typer.Option(metavar="TEXT", help="A note for the audit trail.")] = "",
     break_glass: Annotated[bool, typer.Option("--break-glass", help="Admins only; needs --reason.")] = False,
-    reason: Annotated[str, typer.Option()] = "",
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="Why (required with --break-glass).")] = "",
     json_: JsonOpt = False,
 ) -> None:
-    """Approve a pending request."""
+    """Approve a pending request; prints where it went (ACTIVE, or FAILED with exit code 1)."""
     if break_glass and not reason.strip():
         raise CliError("--break-glass needs --reason")
 
     async def go(c: GrantflowClient) -> StatusView:
         view = await c.approve(request_id, as_, comment, break_glass=break_glass, reason=reason)
         if len(view.approvals) >= view.approvals_required or break_glass:
-            # Enough approvals: show where it went (GRANTING/ACTIVE) rather than the stale PENDING_APPROVAL.
-            view = await c.wait_for(view.request_id, {AccessStatus.ACTIVE, *FINAL_STATUSES}, timeout=10)
+            view = await c.settle(view, _SETTLING["approve"])
         return view
 
     _decision(go, "Approved", json_)
 
 
-def reject(request_id: str, as_: AsOpt, reason: Annotated[str, typer.Option()] = "", json_: JsonOpt = False) -> None:
+def reject(
+    request_id: IdArg,
+    as_: AsOpt,
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="Why, for the requester.")] = "",
+    json_: JsonOpt = False,
+) -> None:
     """Reject a pending request."""
-    _decision(lambda c: c.reject(request_id, as_, reason), "Rejected", json_)
+
+    async def go(c: GrantflowClient) -> StatusView:
+        return await c.settle(await c.reject(request_id, as_, reason), _SETTLING["reject"])
+
+    _decision(go, "Rejected", json_)
 
 
-def extend(request_id: str, as_: AsOpt, json_: JsonOpt = False) -> None:
+def extend(request_id: IdArg, as_: AsOpt, json_: JsonOpt = False) -> None:
     """Extend active access by the flow's extension duration."""
     view = run(lambda c: c.extend(request_id, as_))
     if json_:
@@ -122,12 +189,21 @@ def extend(request_id: str, as_: AsOpt, json_: JsonOpt = False) -> None:
     )
 
 
-def revoke(request_id: str, as_: AsOpt, reason: Annotated[str, typer.Option()] = "", json_: JsonOpt = False) -> None:
-    """Revoke access now (or withdraw a pending request)."""
-    _decision(lambda c: c.revoke(request_id, as_, reason), "Revoking", json_)
+def revoke(
+    request_id: IdArg,
+    as_: AsOpt,
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="Why, for the audit trail.")] = "",
+    json_: JsonOpt = False,
+) -> None:
+    """Revoke access now (or withdraw a pending request); prints REVOKED (or REVOKING while it is under way)."""
+
+    async def go(c: GrantflowClient) -> StatusView:
+        return await c.settle(await c.revoke(request_id, as_, reason), _SETTLING["revoke"])
+
+    _decision(go, "Revoked", json_)
 
 
-def status(request_id: str, json_: JsonOpt = False) -> None:
+def status(request_id: IdArg, json_: JsonOpt = False) -> None:
     """Show one request (the workflow's `status` query)."""
     view = run(lambda c: c.status(request_id))
     if json_:
@@ -136,7 +212,7 @@ def status(request_id: str, json_: JsonOpt = False) -> None:
         print_status(view)
 
 
-def details(request_id: str, as_: AsOpt, json_: JsonOpt = False) -> None:
+def details(request_id: IdArg, as_: AsOpt, json_: JsonOpt = False) -> None:
     """Show how to use granted access (credentials included): for the grantee only."""
     found = run(lambda c: c.details(request_id, as_))
     if json_:
@@ -162,7 +238,9 @@ def list_(
     if not views:
         out.print("No requests.")
         return
-    table = Table("id", "status", "requester", "grantee", "what", "expires")
+    table = whole_table(
+        "id", "status", "requester", "grantee", "what", "expires", whole=("id", "status", "requester", "grantee")
+    )
     for v in views:
         table.add_row(
             v.request_id,
@@ -172,7 +250,7 @@ def list_(
             "; ".join(g.label() for g in v.grants),
             local(v.expires_at),
         )
-    out.print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:

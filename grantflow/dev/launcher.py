@@ -24,7 +24,24 @@ from rich.console import Console
 from grantflow.settings import Settings
 from grantflow.temporal import SEARCH_ATTRIBUTES
 
-console = Console(highlight=False, stderr=True)
+# soft_wrap: a line is never broken at the terminal's (or, in a log file, the default 80 columns') width, so the
+# commands in the startup hint stay copyable and one line each.
+console = Console(highlight=False, stderr=True, soft_wrap=True)
+
+STARTUP_HINT = (
+    "Try (the example config's engineers may read the demo database, approved by bob):",
+    "  grantflow request --as alice@example.com --integration demo-postgres --resource-type database"
+    " --resource orders --permission read --duration 1h --justification 'debug an order'",
+    "  grantflow approve <ID> --as bob@example.com",
+    "  grantflow details <ID> --as alice@example.com",
+    "Ctrl-C stops everything.\n",
+)
+
+
+def print_startup_hint(ui: str) -> None:
+    console.print(f"\n[bold]grantflow is running.[/bold] Temporal Web UI: {ui}")
+    for line in STARTUP_HINT:
+        console.print(line, markup=False)
 
 
 def temporal_binary() -> str:
@@ -244,15 +261,7 @@ def run_dev(slack: bool = True, postgres: bool = True) -> int:
             console.print(f"Slack app: {where}")
         elif slack:
             console.print("Slack app not started: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)")
-        console.print(f"\n[bold]grantflow is running.[/bold] Temporal Web UI: {ui}")
-        console.print("Try (the example config's engineers may read the demo database, approved by bob):")
-        console.print(
-            "  grantflow request --as alice@example.com --integration demo-postgres --resource-type database"
-            " --resource orders --permission read --duration 1h --justification 'debug an order'"
-        )
-        console.print("  grantflow approve <ID> --as bob@example.com")
-        console.print("  grantflow details <ID> --as alice@example.com")
-        console.print("Ctrl-C stops everything.\n")
+        print_startup_hint(ui)
         while True:
             problem = children.failed()
             if problem:

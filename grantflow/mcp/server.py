@@ -315,6 +315,8 @@ class GrantflowMCP:
                 out = _view(view)
                 out["workflow_id"] = sub.workflow_id
                 out["already_existed"] = sub.existing
+                if sub.notes:
+                    out["unchecked"] = list(sub.notes)
                 return out
 
         @server.tool(annotations=read_only)

@@ -564,3 +564,53 @@ def test_env_is_optional_and_lists_names() -> None:
     integration = parse_config(text, "g.yml").integrations[0]
     assert integration.type == "script" and integration.env == ["REPORTS_API_TOKEN", "AWS_PROFILE"]
     assert parse_config(BASE, "g.yml").integrations[0].env == []  # type: ignore[union-attr]
+
+
+# --- every problem in one run, even beside a field that does not validate (issue 13, point 4) --------------
+
+
+def test_a_bad_duration_does_not_hide_a_bad_group_reference_in_the_same_flow() -> None:
+    text = _bad_duration_and_group()
+    assert problems(text) == [
+        f'g.yml:{line_of(text, "group:ownerz")}: access_flows[0].approvers[0]: unknown group "ownerz"',
+        f"g.yml:{line_of(text, 'approvals_required: 1')}: access_flows[0].approvals_required: "
+        "is more than the number of people who can approve",
+        f"g.yml:{line_of(text, '9x')}: access_flows[0].max_duration: {NOT_A_DURATION}",
+    ]
+
+
+def _bad_duration_and_group() -> str:
+    text = edit(("    max_duration: 8h\n", '    max_duration: "9x"\n'))
+    first = text.index("group:owners")
+    return text[:first] + "group:ownerz" + text[first + len("group:owners") :]
+
+
+def test_a_bad_field_does_not_hide_a_misspelt_postgresql_privilege() -> None:
+    text = edit(
+        (
+            "bundles:\n",
+            "  - id: pg\n    type: postgresql\n    dsn_env: PG_DSN\n    keep_objects: maybe\n    timeout: 3q\n"
+            "    permissions:\n      read: [CONECT, USAGE, SELECT]\nbundles:\n",
+        )
+    )
+    got = problems(text)
+    assert (
+        f"g.yml:{line_of(text, 'CONECT')}: integrations[1].permissions.read[0]: "
+        "unknown privilege or permission 'CONECT'" in got
+    ), got
+    assert any(p.startswith(f"g.yml:{line_of(text, 'keep_objects')}: integrations[1].keep_objects: ") for p in got), got
+    assert any(p.startswith(f"g.yml:{line_of(text, 'timeout: 3q')}: integrations[1].timeout: ") for p in got), got
+    assert len(got) == 3, got
+
+
+def test_a_bad_top_level_field_does_not_hide_the_cross_checks() -> None:
+    text = "colour: red\n" + edit(
+        (
+            "requestors: [group:eng]\n    grants:\n      - {integration",
+            "requestors: [group:engs]\n    grants:\n      - {integration",
+        )
+    )
+    assert problems(text) == [
+        "g.yml:1: colour: unknown field",
+        f'g.yml:{line_of(text, "group:engs")}: access_flows[0].requestors[0]: unknown group "engs"',
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ def parse_config(text: str, filename: str = "grantflow.yml") -> GrantflowConfig:
         raise ConfigError([f"{filename}:1: the file must be a mapping (admins, groups, integrations, ...)"])
     lines = line_map(text)
     problems: list[tuple[tuple[str | int, ...], str]] = []
+    # Invalid fields taken out so the rest is still cross-checked (reported already; nothing is said of
+    # what their defaults imply, such as "default_duration is longer than max_duration").
+    removed: set[tuple[str | int, ...]] = set()
     try:
         cfg: GrantflowConfig | None = GrantflowConfig.model_validate(data)
         kept: dict[str, list[int]] = {}
@@ -45,11 +49,13 @@ def parse_config(text: str, filename: str = "grantflow.yml") -> GrantflowConfig:
             if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
                 loc = (*loc, "type")
             problems.append((loc, pydantic_message(err)))
-        cfg, kept, dropped = _valid_rest(data, exc)
+        cfg, kept, dropped = _valid_rest(data, exc, removed)
     if cfg is not None:
         for path, message in semantic_problems(cfg):
             if any(f'unknown {kind} "{name}"' in message for kind, names in dropped.items() for name in names):
                 continue  # it names an entry that is already reported as invalid
+            if any(path[: len(r) - 1] == r[:-1] and str(r[-1]) in message for r in removed):
+                continue  # it is about the default of a field already reported as invalid
             if path and path[0] in kept and len(path) > 1 and isinstance(path[1], int):
                 path = (path[0], kept[str(path[0])][path[1]], *path[2:])
             problems.append((path, message))
@@ -66,12 +72,16 @@ _SECTIONS = {"integrations": "integration", "bundles": "bundle", "access_flows":
 
 
 def _valid_rest(
-    data: dict[str, Any], exc: ValidationError
+    data: dict[str, Any], exc: ValidationError, removed: set[tuple[str | int, ...]]
 ) -> tuple[GrantflowConfig | None, dict[str, list[int]], dict[str, set[str]]]:
     """The config without the list entries that failed validation, so that cross-reference problems in the
     rest are reported in the same run. Returns it (None when a whole section is unusable), the original
     index of each kept entry, and the ids of the dropped entries by kind (references to them are not
     reported again as unknown)."""
+    data, remaining = _without_bad_fields(data, exc, removed)
+    if remaining is None:
+        return GrantflowConfig.model_validate(data), {}, {}
+    exc = remaining
     bad: dict[str, set[int]] = {}
     for err in exc.errors():
         loc = err["loc"]
@@ -92,6 +102,59 @@ def _valid_rest(
         return GrantflowConfig.model_validate(rest), kept, dropped
     except ValidationError:
         return None, {}, {}
+
+
+def _field_of(data: dict[str, Any], loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """The innermost optional field an error is about (`access_flows.0.max_duration`, `groups.eng`), as a
+    path to delete; None when there is no such field to take out (then its entry is left out instead)."""
+    if len(loc) == 1 and loc[0] in data and loc[0] not in _SECTIONS:
+        return (loc[0],)  # a top-level field: `colour: red`, `admin_channel: [x]`
+    if len(loc) < 2:
+        return None
+    path: list[str | int] = [loc[0]]
+    holder: Any = data.get(str(loc[0]))
+    for part in loc[1:]:
+        if isinstance(holder, list) and isinstance(part, int) and part < len(holder):
+            if len(path) != 1 or path[0] not in _SECTIONS:
+                break  # an item of a list field: take out the whole field
+            path.append(part)
+        elif isinstance(holder, dict) and part in holder:
+            path.append(part)
+        elif isinstance(holder, dict):
+            continue  # pydantic's union tags ("script", "FlowGrant", ...)
+        else:
+            break
+        holder = holder[part]
+    if path[0] in _SECTIONS and (len(path) < 3 or not isinstance(path[1], int)):
+        return None
+    return tuple(path) if path[0] in data else None
+
+
+def _without_bad_fields(
+    data: dict[str, Any], exc: ValidationError, removed: set[tuple[str | int, ...]]
+) -> tuple[dict[str, Any], ValidationError | None]:
+    """The data with each invalid optional field taken out (a bad duration, an unknown field), so that the
+    rest of its entry is still cross-checked (a bad group reference beside a bad duration is reported in the
+    same run). Returns the data and the errors that remain (None when it now validates)."""
+    repaired = copy.deepcopy(data)
+    for _ in range(3):
+        paths = {_field_of(repaired, tuple(err["loc"])) for err in exc.errors() if err["type"] != "missing"}
+        paths.discard(None)
+        if not paths:
+            return repaired, exc
+        for path in paths:
+            assert path is not None
+            removed.add(path)
+            holder: Any = repaired
+            for part in path[:-1]:
+                holder = holder[part]
+            holder.pop(path[-1], None)
+        try:
+            GrantflowConfig.model_validate(repaired)
+            return repaired, None
+        except ValidationError as again:
+            exc = again
+    return repaired, exc
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
