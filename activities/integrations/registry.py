@@ -7,24 +7,50 @@ from pathlib import Path
 
 from activities.integrations.base import Integration, IntegrationError
 from activities.integrations.script import ScriptIntegrationDriver
-from grantflow.domain.config import GrantflowConfig, PostgresIntegration, ScriptIntegration
+from grantflow.domain.config import (
+    AnyIntegration,
+    AwsIdentityCenterIntegration,
+    GrantflowConfig,
+    PostgresIntegration,
+    ScriptIntegration,
+    WebhookIntegration,
+)
 
-Factory = Callable[[ScriptIntegration | PostgresIntegration, Path, Path], Integration]
+Factory = Callable[[AnyIntegration, Path, Path], Integration]
 
 
-def _script(cfg: ScriptIntegration | PostgresIntegration, base_dir: Path, state_dir: Path) -> Integration:
+def _script(cfg: AnyIntegration, base_dir: Path, state_dir: Path) -> Integration:
     assert isinstance(cfg, ScriptIntegration)
     return ScriptIntegrationDriver(cfg, base_dir, state_dir)
 
 
-def _postgresql(cfg: ScriptIntegration | PostgresIntegration, base_dir: Path, state_dir: Path) -> Integration:
+def _postgresql(cfg: AnyIntegration, base_dir: Path, state_dir: Path) -> Integration:
     from activities.integrations.postgresql import PostgresIntegrationDriver
 
     assert isinstance(cfg, PostgresIntegration)
     return PostgresIntegrationDriver(cfg)
 
 
-FACTORIES: dict[str, Factory] = {"script": _script, "postgresql": _postgresql}
+def _webhook(cfg: AnyIntegration, base_dir: Path, state_dir: Path) -> Integration:
+    from activities.integrations.webhook import WebhookIntegrationDriver
+
+    assert isinstance(cfg, WebhookIntegration)
+    return WebhookIntegrationDriver(cfg)
+
+
+def _aws_identity_center(cfg: AnyIntegration, base_dir: Path, state_dir: Path) -> Integration:
+    from activities.integrations.aws_identity_center import AwsIdentityCenterDriver
+
+    assert isinstance(cfg, AwsIdentityCenterIntegration)
+    return AwsIdentityCenterDriver(cfg)
+
+
+FACTORIES: dict[str, Factory] = {
+    "script": _script,
+    "postgresql": _postgresql,
+    "webhook": _webhook,
+    "aws_identity_center": _aws_identity_center,
+}
 
 
 def build(config: GrantflowConfig, integration_id: str, state_dir: Path) -> Integration:

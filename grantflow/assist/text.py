@@ -24,6 +24,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "pg": ("postgresql", "database"),
     "psql": ("postgresql", "database"),
     "sql": ("database",),
+    "amazon": ("aws",),
+    "iam": ("aws", "role"),
     "query": ("read", "database"),
     "queries": ("read", "database"),
     "row": ("table",),
