@@ -112,6 +112,12 @@ class GrantActivities:
         # A script's output is opaque: any key may hold a credential, so all of it is sealed.
         secret = set(details) if integ.seals_all_details else {k for k in details if k in SECRET_KEYS}
         if not secret:
+            if details and self.secrets is not None:
+                # Nothing secret (an AWS portal and role), but the grantee reads details from the vault
+                # alone (GrantflowClient.details): keep a copy there; history keeps them as they are.
+                await asyncio.to_thread(
+                    self.secrets.put, op.request_id, item_key(op), {k: _text(v) for k, v in details.items()}
+                )
             return details
         if self.secrets is None:
             if integ.seals_all_details:

@@ -2,7 +2,8 @@
 names point to (index and Temporal), remove orphans, and report.
 
 Only integrations that can enumerate their own grants take part (today: `postgresql`, through its `gf_`
-roles); the others are listed as not checkable in the report rather than silently skipped.
+roles, and `aws_identity_center` with a `managed_prefix`, through the assignments of its managed permission
+sets); the others are listed as not checkable in the report rather than silently skipped.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.integrations import registry
+from activities.integrations.aws_identity_center import AwsIdentityCenterDriver, held_by_requests
 from activities.integrations.base import IntegrationError
 from activities.integrations.postgresql import PostgresIntegrationDriver, role_name
 from activities.notifiers.base import Notifier
@@ -62,6 +64,14 @@ class ReconcileActivities:
             return None
         return driver if isinstance(driver, PostgresIntegrationDriver) else None
 
+    def _aws(self, integration_id: str) -> AwsIdentityCenterDriver | None:
+        try:
+            driver = registry.build(self.config.get(), integration_id, self.state_dir)
+        except IntegrationError:
+            return None
+        ok = isinstance(driver, AwsIdentityCenterDriver) and driver.config.managed_prefix
+        return driver if ok else None  # type: ignore[return-value]
+
     @staticmethod
     async def _workflow_state(request_id: str) -> tuple[str, bool]:
         handle = activity.client().get_workflow_handle(workflow_id_for(request_id))
@@ -79,8 +89,13 @@ class ReconcileActivities:
         cfg = self.config.get()
         inv = Inventory(checked_at=utcnow())
         listable: set[str] = set()
+        aws: dict[str, AwsIdentityCenterDriver] = {}
         for integ in cfg.integrations:
             driver = self._driver(integ.id)
+            if driver is None and (aws_driver := self._aws(integ.id)) is not None:
+                aws[integ.id] = aws_driver
+                listable.add(integ.id)
+                continue
             if driver is None:
                 inv.not_listable.append(integ.id)
                 continue
@@ -92,11 +107,27 @@ class ReconcileActivities:
                 continue
             inv.listed.append(integ.id)
             inv.held += [HeldGrant(integration=integ.id, handle=r, request_id=request_id_in_name(r)) for r in roles]
+        aws_handles: dict[tuple[str, str], str] = {}
+        if aws:
+            holding = await asyncio.to_thread(self._views, set())
+            for integ_id, aws_driver in aws.items():
+                try:
+                    held, aws_handles_of = await held_by_requests(aws_driver, integ_id, holding)
+                except IntegrationError as exc:
+                    inv.errors[integ_id] = str(exc)
+                    continue
+                inv.listed.append(integ_id)
+                inv.held += held
+                aws_handles.update(aws_handles_of)
         views = await asyncio.to_thread(self._views, {h.request_id for h in inv.held if h.request_id})
         for view in views:
             state, running = await self._workflow_state(view.request_id)
             handles = {
-                g.integration: role_name(view.grantee, view.request_id) if g.integration in listable else ""
+                g.integration: aws_handles.get((view.request_id, g.integration), "")
+                if g.integration in aws
+                else role_name(view.grantee, view.request_id)
+                if g.integration in listable
+                else ""
                 for g in view.grants
             }
             inv.requests.append(
@@ -126,10 +157,15 @@ class ReconcileActivities:
         if running:
             return f"skipped: the workflow is {state} again"
         driver = self._driver(op.integration)
-        if driver is None:
+        aws_driver = self._aws(op.integration) if driver is None else None
+        if driver is None and aws_driver is None:
             raise ApplicationError(f"{op.integration} cannot remove grants", non_retryable=True)
         try:
-            await driver.drop_role(op.handle)
+            if aws_driver is not None:
+                await aws_driver.remove_assignment(op.handle)
+            else:
+                assert driver is not None
+                await driver.drop_role(op.handle)
         except IntegrationError as exc:
             raise ApplicationError(str(exc), type="IntegrationError", non_retryable=not exc.retryable) from None
         log.info("reconcile removed orphan", integration=op.integration, role=op.handle, request_id=op.request_id)
