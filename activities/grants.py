@@ -24,7 +24,7 @@ from grantflow.domain.config import ConfigSource
 from grantflow.domain.ops import ItemOp
 
 SECRET_KEYS = ("password", "psql", "dsn", "token", "secret")
-WITHHELD = "the script's output is not kept: GRANTFLOW_ENCRYPTION_KEYS is not set on the worker"
+WITHHELD = "the integration's output is not kept: GRANTFLOW_ENCRYPTION_KEYS is not set on the worker"
 # A call that outlives this heartbeats, so that a worker killed mid-call is noticed after the workflow's
 # heartbeat timeout instead of the whole start-to-close timeout. Quick calls never heartbeat (no extra
 # round trip on the common path).
@@ -122,7 +122,7 @@ class GrantActivities:
         if self.secrets is None:
             if integ.seals_all_details:
                 log.warning(
-                    "script output withheld: no vault", integration=op.item.integration, request_id=op.request_id
+                    "integration output withheld: no vault", integration=op.item.integration, request_id=op.request_id
                 )
                 return {"withheld": WITHHELD}
             # Undo what was just created: without a vault the secret would have nowhere to go.
