@@ -25,7 +25,7 @@ from activities.integrations.postgresql import PostgresIntegrationDriver, role_n
 from activities.notifiers.base import Notifier
 from grantflow.domain.config import ConfigSource
 from grantflow.domain.ids import request_id_in_name, workflow_id_for
-from grantflow.domain.models import AuditEvent, StatusView
+from grantflow.domain.models import AccessStatus, AuditEvent, StatusView
 from grantflow.domain.reconcile import (
     HOLDING_STATUSES,
     RECONCILE_ACTOR,
@@ -38,6 +38,8 @@ from grantflow.domain.reconcile import (
 from grantflow.storage.store import Store, utcnow
 
 log = structlog.get_logger("grantflow.domain.reconcile")
+# The requests an AWS assignment may belong to (it carries no request id, unlike a `gf_` role name).
+AWS_MATCHED_STATUSES = HOLDING_STATUSES | {AccessStatus.PENDING_APPROVAL.value}
 
 
 class Announcer(Protocol):
@@ -109,7 +111,10 @@ class ReconcileActivities:
             inv.held += [HeldGrant(integration=integ.id, handle=r, request_id=request_id_in_name(r)) for r in roles]
         aws_handles: dict[tuple[str, str], str] = {}
         if aws:
-            holding = await asyncio.to_thread(self._views, set())
+            # PENDING_APPROVAL too: the index may not say GRANTING yet when the grant has already run.
+            holding = await asyncio.to_thread(
+                self.store.list_requests, status=sorted(AWS_MATCHED_STATUSES), limit=100_000
+            )
             for integ_id, aws_driver in aws.items():
                 try:
                     held, aws_handles_of = await held_by_requests(aws_driver, integ_id, holding)
@@ -143,7 +148,7 @@ class ReconcileActivities:
         return inv
 
     def _views(self, candidates: set[str]) -> list[StatusView]:
-        views = {v.request_id: v for v in self.store.list_requests(status=sorted(HOLDING_STATUSES), limit=100_000)}
+        views = {v.request_id: v for v in self.store.list_requests(status=sorted(AWS_MATCHED_STATUSES), limit=100_000)}
         for rid in sorted(candidates - set(views)):
             v = self.store.get_request(rid)
             if v is not None:

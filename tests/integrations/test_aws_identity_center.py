@@ -188,6 +188,12 @@ async def test_journey_request_approve_assigned_expiry_gone(aws_h: Harness, fake
     sub = await h.client.submit(spec)
     await settle(h, sub.request_id, {"PENDING_APPROVAL"})
     assert aws.assignments(prod, "GrantflowReadOnly") == []
+    # The index can lag the workflow (it says PENDING_APPROVAL while the grant has already run): reconcile
+    # must see that assignment as the live request's, not remove it. Made by hand here; the grant adopts it.
+    aws.assign(prod, "GrantflowReadOnly", bob)
+    report = await run_reconcile_once(h.env.client, h.worker.task_queue, dry_run=False)
+    assert (report.findings, report.in_step) == ([], 1)
+    assert aws.assignments(prod, "GrantflowReadOnly") == [bob]
     await h.env.client.get_workflow_handle(f"access-request-{sub.request_id}").signal(
         "approve", {"approver": "alice@example.com", "comment": "ok"}
     )
