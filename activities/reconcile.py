@@ -148,7 +148,7 @@ class ReconcileActivities:
         return inv
 
     def _views(self, candidates: set[str]) -> list[StatusView]:
-        views = {v.request_id: v for v in self.store.list_requests(status=sorted(AWS_MATCHED_STATUSES), limit=100_000)}
+        views = {v.request_id: v for v in self.store.list_requests(status=sorted(HOLDING_STATUSES), limit=100_000)}
         for rid in sorted(candidates - set(views)):
             v = self.store.get_request(rid)
             if v is not None:
