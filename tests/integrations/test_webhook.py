@@ -216,9 +216,9 @@ def receiver() -> Iterator[str]:
 
 
 async def _state(url: str) -> dict[str, Any]:
-    ts = str(int(time.time()))
-    # A distinct signature per call: the receiver refuses a signature it has already seen.
+    # A distinct signature per call (a new second): the receiver refuses a signature it has already seen.
     await asyncio.sleep(1.05)
+    ts = str(int(time.time()))
     headers = {"X-Grantflow-Timestamp": ts, "X-Grantflow-Signature": sign(SECRET.encode(), ts, b"")}
     async with aiohttp.ClientSession() as s, s.get(url + "/state", headers=headers) as r:
         assert r.status == 200
