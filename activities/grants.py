@@ -24,7 +24,7 @@ from grantflow.domain.config import ConfigSource
 from grantflow.domain.ops import ItemOp
 
 SECRET_KEYS = ("password", "psql", "dsn", "token", "secret")
-WITHHELD = "the script's output is not kept: GRANTFLOW_ENCRYPTION_KEYS is not set on the worker"
+WITHHELD = "the integration's output is not kept: GRANTFLOW_ENCRYPTION_KEYS is not set on the worker"
 # A call that outlives this heartbeats, so that a worker killed mid-call is noticed after the workflow's
 # heartbeat timeout instead of the whole start-to-close timeout. Quick calls never heartbeat (no extra
 # round trip on the common path).
@@ -131,11 +131,17 @@ class GrantActivities:
         # A script's output is opaque: any key may hold a credential, so all of it is sealed.
         secret = set(details) if integ.seals_all_details else {k for k in details if k in SECRET_KEYS}
         if not secret:
+            if details and self.secrets is not None:
+                # Nothing secret (an AWS portal and role), but the grantee reads details from the vault
+                # alone (GrantflowClient.details): keep a copy there; history keeps them as they are.
+                await asyncio.to_thread(
+                    self.secrets.put, op.request_id, item_key(op), {k: _text(v) for k, v in details.items()}
+                )
             return details
         if self.secrets is None:
             if integ.seals_all_details:
                 log.warning(
-                    "script output withheld: no vault", integration=op.item.integration, request_id=op.request_id
+                    "integration output withheld: no vault", integration=op.item.integration, request_id=op.request_id
                 )
                 return {"withheld": WITHHELD}
             # Undo what was just created: without a vault the secret would have nowhere to go.

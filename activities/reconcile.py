@@ -2,8 +2,9 @@
 names point to (index and Temporal), remove orphans, and report.
 
 Only integrations that can enumerate their own grants take part (`ListsOwnAccounts`: `postgresql` and
-`mysql`, through their `gf_` roles and accounts); the others are listed as not checkable in the report
-rather than silently skipped.
+`mysql`, through their `gf_` roles and accounts; and `aws_identity_center` with a `managed_prefix`, through
+the assignments of its managed permission sets); the others are listed as not checkable in the report rather
+than silently skipped.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.integrations import registry
+from activities.integrations.aws_identity_center import AwsIdentityCenterDriver, held_by_requests
 from activities.integrations.base import IntegrationError, ListsOwnAccounts
 from activities.notifiers.base import Notifier
 from grantflow.domain.config import ConfigSource
 from grantflow.domain.ids import request_id_in_name, workflow_id_for
-from grantflow.domain.models import AuditEvent, StatusView
+from grantflow.domain.models import AccessStatus, AuditEvent, StatusView
 from grantflow.domain.reconcile import (
     HOLDING_STATUSES,
     RECONCILE_ACTOR,
@@ -36,6 +38,9 @@ from grantflow.domain.reconcile import (
 from grantflow.storage.store import Store, utcnow
 
 log = structlog.get_logger("grantflow.domain.reconcile")
+
+# The requests an AWS assignment may belong to (it carries no request id, unlike a `gf_` role name).
+AWS_MATCHED_STATUSES = HOLDING_STATUSES | {AccessStatus.PENDING_APPROVAL.value}
 
 
 class Announcer(Protocol):
@@ -74,13 +79,25 @@ class ReconcileActivities:
         status = desc.status or WorkflowExecutionStatus.RUNNING
         return status.name, status == WorkflowExecutionStatus.RUNNING
 
+    def _aws(self, integration_id: str) -> AwsIdentityCenterDriver | None:
+        try:
+            driver = registry.build(self.config.get(), integration_id, self.state_dir)
+        except IntegrationError:
+            return None
+        ok = isinstance(driver, AwsIdentityCenterDriver) and driver.config.managed_prefix
+        return driver if ok else None  # type: ignore[return-value]
+
     @activity.defn(name="reconcile_inventory")
     async def reconcile_inventory(self) -> Inventory:
         cfg = self.config.get()
         inv = Inventory(checked_at=utcnow())
         listable: dict[str, ListsOwnAccounts] = {}
+        aws: dict[str, AwsIdentityCenterDriver] = {}
         for integ in cfg.integrations:
             driver = self._driver(integ.id)
+            if driver is None and (aws_driver := self._aws(integ.id)) is not None:
+                aws[integ.id] = aws_driver
+                continue
             if driver is None:
                 inv.not_listable.append(integ.id)
                 continue
@@ -92,11 +109,28 @@ class ReconcileActivities:
                 continue
             inv.listed.append(integ.id)
             inv.held += [HeldGrant(integration=integ.id, handle=r, request_id=request_id_in_name(r)) for r in roles]
+        aws_handles: dict[tuple[str, str], str] = {}
+        if aws:
+            # PENDING_APPROVAL too: the index may not say GRANTING yet when the grant has already run.
+            holding = await asyncio.to_thread(
+                self.store.list_requests, status=sorted(AWS_MATCHED_STATUSES), limit=100_000
+            )
+            for integ_id, aws_driver in aws.items():
+                try:
+                    held, aws_handles_of = await held_by_requests(aws_driver, integ_id, holding)
+                except IntegrationError as exc:
+                    inv.errors[integ_id] = str(exc)
+                    continue
+                inv.listed.append(integ_id)
+                inv.held += held
+                aws_handles.update(aws_handles_of)
         views = await asyncio.to_thread(self._views, {h.request_id for h in inv.held if h.request_id})
         for view in views:
             state, running = await self._workflow_state(view.request_id)
             handles = {
-                g.integration: listable[g.integration].account_for(view.grantee, view.request_id)
+                g.integration: aws_handles.get((view.request_id, g.integration), "")
+                if g.integration in aws
+                else listable[g.integration].account_for(view.grantee, view.request_id)
                 if g.integration in listable
                 else ""
                 for g in view.grants
@@ -128,10 +162,15 @@ class ReconcileActivities:
         if running:
             return f"skipped: the workflow is {state} again"
         driver = self._driver(op.integration)
-        if driver is None:
+        aws_driver = self._aws(op.integration) if driver is None else None
+        if driver is None and aws_driver is None:
             raise ApplicationError(f"{op.integration} cannot remove grants", non_retryable=True)
         try:
-            await driver.drop_role(op.handle)
+            if aws_driver is not None:
+                await aws_driver.remove_assignment(op.handle)
+            else:
+                assert driver is not None
+                await driver.drop_role(op.handle)
         except IntegrationError as exc:
             raise ApplicationError(str(exc), type="IntegrationError", non_retryable=not exc.retryable) from None
         log.info("reconcile removed orphan", integration=op.integration, role=op.handle, request_id=op.request_id)

@@ -26,6 +26,7 @@ from grantflow.domain.config import (
     FlowGrant,
     GrantflowConfig,
     ScriptIntegration,
+    WebhookIntegration,
 )
 from grantflow.domain.durations import format_duration
 from grantflow.domain.models import GrantItem
@@ -74,7 +75,7 @@ def known_resources(cfg: GrantflowConfig, requester: str, integration: str, reso
     ]
     if not grants or integ is None:
         return []
-    if isinstance(integ, ScriptIntegration):
+    if isinstance(integ, ScriptIntegration | WebhookIntegration):
         rt = next((t for t in integ.resource_types if t.id == resource_type), None)
         if rt is None or not rt.resources:
             return None
@@ -254,7 +255,7 @@ def requestable(config: GrantflowConfig, person: str, query: str | None = None) 
                     if any(fnmatchcase(p, pat) for pat in g.permissions)
                 ]
                 names = g.resources
-                if isinstance(integ, ScriptIntegration):
+                if isinstance(integ, ScriptIntegration | WebhookIntegration):
                     rt = next(t for t in integ.resource_types if t.id == rtype)
                     if rt.resources:
                         names = [r for r in rt.resources if any(fnmatchcase(r, p) for p in g.resources)]

@@ -7,8 +7,14 @@ from pathlib import Path
 
 from activities.integrations.base import Integration, IntegrationError
 from activities.integrations.script import ScriptIntegrationDriver
-from grantflow.domain.config import GrantflowConfig, PostgresIntegration, ScriptIntegration
-from grantflow.domain.config.schema import AnyIntegration
+from grantflow.domain.config import (
+    AnyIntegration,
+    AwsIdentityCenterIntegration,
+    GrantflowConfig,
+    PostgresIntegration,
+    ScriptIntegration,
+    WebhookIntegration,
+)
 
 Factory = Callable[[AnyIntegration, Path, Path], Integration]
 
@@ -33,7 +39,27 @@ def _mysql(cfg: AnyIntegration, base_dir: Path, state_dir: Path) -> Integration:
     return MysqlIntegrationDriver(cfg)
 
 
-FACTORIES: dict[str, Factory] = {"script": _script, "postgresql": _postgresql, "mysql": _mysql}
+def _webhook(cfg: AnyIntegration, base_dir: Path, state_dir: Path) -> Integration:
+    from activities.integrations.webhook import WebhookIntegrationDriver
+
+    assert isinstance(cfg, WebhookIntegration)
+    return WebhookIntegrationDriver(cfg)
+
+
+def _aws_identity_center(cfg: AnyIntegration, base_dir: Path, state_dir: Path) -> Integration:
+    from activities.integrations.aws_identity_center import AwsIdentityCenterDriver
+
+    assert isinstance(cfg, AwsIdentityCenterIntegration)
+    return AwsIdentityCenterDriver(cfg)
+
+
+FACTORIES: dict[str, Factory] = {
+    "script": _script,
+    "postgresql": _postgresql,
+    "mysql": _mysql,
+    "webhook": _webhook,
+    "aws_identity_center": _aws_identity_center,
+}
 
 
 def build(config: GrantflowConfig, integration_id: str, state_dir: Path) -> Integration:

@@ -23,12 +23,14 @@ from grantflow.assist.text import (
 from grantflow.domain import policy
 from grantflow.domain.config import (
     AccessFlow,
+    AwsIdentityCenterIntegration,
     FlowBundleGrant,
     FlowGrant,
     GrantflowConfig,
     MysqlIntegration,
     PostgresIntegration,
     ScriptIntegration,
+    WebhookIntegration,
 )
 from grantflow.domain.models import GrantItem, RequestSpec
 
@@ -98,10 +100,14 @@ def _known_resources(
         known.setdefault((integration, rtype), {})[name] = None
 
     for integ in cfg.integrations:
-        if isinstance(integ, ScriptIntegration):
+        if isinstance(integ, ScriptIntegration | WebhookIntegration):
             for rt in integ.resource_types:
                 for r in rt.resources:
                     add(integ.id, rt.id, r)
+        elif isinstance(integ, AwsIdentityCenterIntegration):
+            for pattern in integ.include:
+                if _literal(pattern):
+                    add(integ.id, "account", pattern)
         else:
             shapes = ("database", "table") if isinstance(integ, MysqlIntegration) else ("database", "schema", "table")
             for pattern in integ.include:
@@ -198,6 +204,12 @@ def _candidates(
     return list(out.values())
 
 
+# What each discovered integration type is about, for people who name the system rather than the config id.
+_TYPE_TERMS: dict[str, tuple[str, ...]] = {
+    "postgresql": ("postgresql", "postgr", "sql", "database"),
+    "aws_identity_center": ("aws", "amazon", "account", "sso", "console", "cloud", "role"),
+}
+
 # Field weights: naming a resource says more than naming the integration it lives in.
 _WEIGHTS = {"resource": 4.0, "favorite": 2.5, "bundle": 2.5, "type": 2.0, "integration": 1.5, "about": 1.0, "flow": 0.5}
 
@@ -215,14 +227,14 @@ def _fields(cfg: GrantflowConfig, c: _Candidate) -> dict[str, set[str]]:
         f["integration"].update(terms(f"{integ.id} {integ.name} {integ.type}"))
         f["integration"].update(stem(normalize(t)) for t in integ.tags)
         f["about"].update(terms(integ.description))
-        if isinstance(integ, ScriptIntegration):
+        if isinstance(integ, ScriptIntegration | WebhookIntegration):
             rt = next((t for t in integ.resource_types if t.id == item.resource_type), None)
             if rt is not None:
                 f["type"].update(terms(f"{rt.name or ''} {rt.description}"))
         elif isinstance(integ, MysqlIntegration):
             f["integration"].update({"mysql", "mariadb", "sql", "database"})
         else:
-            f["integration"].update({"postgresql", "postgr", "sql", "database"})
+            f["integration"].update(_TYPE_TERMS.get(integ.type, ()))
     if c.bundle:
         b = cfg.bundle(c.bundle)
         if b is not None:

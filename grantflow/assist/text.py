@@ -26,6 +26,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "mariadb": ("mysql", "database", "sql"),
     "maria": ("mysql", "database"),
     "sql": ("database",),
+    "amazon": ("aws",),
+    "iam": ("aws", "role"),
     "query": ("read", "database"),
     "queries": ("read", "database"),
     "row": ("table",),

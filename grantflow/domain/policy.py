@@ -17,12 +17,14 @@ from fnmatch import fnmatchcase
 
 from grantflow.domain.config import (
     AccessFlow,
+    AwsIdentityCenterIntegration,
     FlowBundleGrant,
     FlowGrant,
     GrantflowConfig,
     MysqlIntegration,
     PostgresIntegration,
     ScriptIntegration,
+    WebhookIntegration,
 )
 from grantflow.domain.durations import format_duration
 from grantflow.domain.emails import BadEmail, check_email
@@ -51,19 +53,21 @@ def is_member(cfg: GrantflowConfig, email: str, principals: Iterable[str]) -> bo
 
 def integration_permissions(cfg: GrantflowConfig, integration_id: str, resource_type: str) -> list[str]:
     integ = cfg.integration(integration_id)
-    if isinstance(integ, ScriptIntegration):
+    if isinstance(integ, ScriptIntegration | WebhookIntegration):
         rt = next((t for t in integ.resource_types if t.id == resource_type), None)
         return list(rt.permissions) if rt else []
     if isinstance(integ, PostgresIntegration | MysqlIntegration):
         return list(integ.permissions) or list(DEFAULT_PG_PERMISSIONS)
+    if isinstance(integ, AwsIdentityCenterIntegration):
+        return list(integ.permission_sets) if resource_type in integ.resource_types else []
     return []
 
 
 def integration_resource_types(cfg: GrantflowConfig, integration_id: str) -> list[str]:
     integ = cfg.integration(integration_id)
-    if isinstance(integ, ScriptIntegration):
+    if isinstance(integ, ScriptIntegration | WebhookIntegration):
         return [t.id for t in integ.resource_types]
-    if isinstance(integ, PostgresIntegration | MysqlIntegration):
+    if isinstance(integ, PostgresIntegration | MysqlIntegration | AwsIdentityCenterIntegration):
         return list(integ.resource_types)
     return []
 
@@ -75,7 +79,7 @@ def item_problem(cfg: GrantflowConfig, item: GrantItem) -> str | None:
     if integ is None:
         known = ", ".join(i.id for i in cfg.integrations) or "none"
         return f'unknown integration "{item.integration}" (known: {known})'
-    if isinstance(integ, ScriptIntegration):
+    if isinstance(integ, ScriptIntegration | WebhookIntegration):
         rt = next((t for t in integ.resource_types if t.id == item.resource_type), None)
         if rt is None:
             known = ", ".join(t.id for t in integ.resource_types)

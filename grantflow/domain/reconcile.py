@@ -39,6 +39,10 @@ class HeldGrant(BaseModel):
     integration: str
     handle: str
     request_id: str | None = None
+    # True when where it lives makes it grantflow's (an assignment of a managed AWS permission set), so
+    # that with no request holding it (`request_id` None) it is an orphan rather than unmanaged; the
+    # inventory has already matched it to its request, so its name is not compared.
+    managed: bool = False
 
 
 class RequestFacts(BaseModel):
@@ -112,7 +116,18 @@ def classify(inv: Inventory, dry_run: bool) -> tuple[list[Finding], int]:
     held_names = {(h.integration, h.handle) for h in inv.held}
     for h in sorted(inv.held, key=lambda x: (x.integration, x.handle)):
         f = facts.get(h.request_id or "")
-        if f is None or f.handles.get(h.integration) != h.handle:
+        if h.managed and f is None:
+            findings.append(
+                Finding(
+                    kind="orphan",
+                    integration=h.integration,
+                    handle=h.handle,
+                    action="would_revoke" if dry_run else "revoked",
+                    detail="grantflow manages where it lives, and no request in the index holds it",
+                )
+            )
+            continue
+        if f is None or (not h.managed and f.handles.get(h.integration) != h.handle):
             findings.append(
                 Finding(
                     kind="unmanaged",

@@ -76,7 +76,7 @@ def line_of(text: str, fragment: str, nth: int = 1) -> int:
 
 
 NOT_A_DURATION = '"9x" is not a duration (use e.g. 30m, 1h, 1h30m, 2d)'
-UNKNOWN_TYPE = 'unknown type "ldap" (expected script, postgresql or mysql)'
+UNKNOWN_TYPE = 'unknown type "ldap" (expected script, postgresql, mysql, webhook or aws_identity_center)'
 
 
 STRUCTURAL = edit(
@@ -357,7 +357,7 @@ def test_every_problem_is_a_single_line() -> None:
     [
         (
             [("type: script\n", "name: no type\n")],
-            "g.yml:6: integrations[0].type: is required (script, postgresql or mysql)",
+            "g.yml:6: integrations[0].type: is required (script, postgresql, mysql, webhook or aws_identity_center)",
         ),
         (
             [("bundles:\n", "  - {id: Bad Id, type: postgresql, dsn_env: PG}\nbundles:\n")],

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from grantflow.domain import mysqlprivileges
 from grantflow.domain.config.quorum import quorum_problems
 from grantflow.domain.config.schema import (
     APPROVAL_TIMEOUT_SECONDS,
+    AwsIdentityCenterIntegration,
     EscalationStep,
     FlowBundleGrant,
     GrantflowConfig,
     MysqlIntegration,
     PostgresIntegration,
     ScriptIntegration,
+    WebhookIntegration,
     reserved_env,
 )
 from grantflow.domain.durations import format_duration
@@ -96,7 +98,7 @@ def semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...],
         if integration is None:
             problems.append(((*path, "integration"), f'unknown integration "{integ}"'))
             return
-        if isinstance(integration, ScriptIntegration):
+        if isinstance(integration, ScriptIntegration | WebhookIntegration):
             types = {t.id: t for t in integration.resource_types}
             if rtype is not None and rtype != "*" and rtype not in types:
                 problems.append((type_path, f'integration "{integ}" has no resource type "{rtype}"'))
@@ -115,6 +117,7 @@ def semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...],
             problems += _permission_problems(("integrations", i_i, "permissions"), integration)
         elif isinstance(integration, MysqlIntegration):
             problems += _mysql_permission_problems(("integrations", i_i, "permissions"), integration)
+        problems += target_problems(("integrations", i_i), integration, set(dsn_envs))
 
     for b_i, b in enumerate(cfg.bundles):
         for it_i, it in enumerate(b.items):
@@ -136,7 +139,7 @@ def semantic_problems(cfg: GrantflowConfig) -> list[tuple[tuple[str | int, ...],
             else:
                 check_item(gpath, fg.integration, None, None)
                 target = cfg.integration(fg.integration)
-                if isinstance(target, PostgresIntegration | MysqlIntegration):
+                if isinstance(target, PostgresIntegration | MysqlIntegration | AwsIdentityCenterIntegration):
                     known = _permission_names(target)
                     for p_i, perm in enumerate(fg.permissions):
                         if perm != "*" and perm not in known:
@@ -256,7 +259,11 @@ def _permission_problems(
     return problems
 
 
-def _permission_names(integration: PostgresIntegration | MysqlIntegration) -> dict[str, list[str]]:
+def _permission_names(
+    integration: PostgresIntegration | MysqlIntegration | AwsIdentityCenterIntegration,
+) -> Collection[str]:
+    if isinstance(integration, AwsIdentityCenterIntegration):
+        return set(integration.permission_sets)
     if isinstance(integration, MysqlIntegration):
         return mysqlprivileges.permission_table(integration.permissions)
     return permission_table(integration.permissions)
@@ -289,4 +296,46 @@ def _mysql_permission_problems(
             problems.append(((*at, name), "maps to no privileges"))
         elif "table" in integration.resource_types and not mysqlprivileges.table_privileges(privs):
             problems.append(((*at, name), "has no privilege that applies to a table (resource type table)"))
+    return problems
+
+
+def target_problems(
+    at: tuple[str | int, ...], integration: object, dsn_envs: set[str]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Checks of one `webhook` or `aws_identity_center` integration that its schema cannot express."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    if isinstance(integration, WebhookIntegration):
+        for name, env in integration.headers.items():
+            if env in dsn_envs:
+                problems.append(((*at, "headers", name), f'"{env}" holds an admin DSN; it may not be sent'))
+            elif reserved_env(env):
+                problems.append(((*at, "headers", name), f'"{env}" is grantflow\'s own setting; it may not be sent'))
+        if integration.secret_env in integration.headers.values():
+            problems.append(((*at, "secret_env"), "is also sent as a header: the signing secret must stay secret"))
+        seen: set[str] = set()
+        for t_i, rt in enumerate(integration.resource_types):
+            if rt.id in seen:
+                problems.append(((*at, "resource_types", t_i, "id"), f'duplicate resource type "{rt.id}"'))
+            seen.add(rt.id)
+            if rt.resources and rt.discovery_url:
+                problems.append(
+                    ((*at, "resource_types", t_i, "discovery_url"), "give resources or discovery_url, not both")
+                )
+            if not rt.permissions:
+                problems.append(((*at, "resource_types", t_i, "permissions"), "lists no permissions"))
+    elif isinstance(integration, AwsIdentityCenterIntegration):
+        names: set[str] = set()
+        for p_i, name in enumerate(integration.permission_sets):
+            where = (*at, "permission_sets", p_i)
+            if name in names:
+                problems.append((where, f'"{name}" is listed twice'))
+            elif integration.managed_prefix and not name.startswith(integration.managed_prefix):
+                problems.append(
+                    (
+                        where,
+                        f'"{name}" does not start with managed_prefix "{integration.managed_prefix}": '
+                        "reconcile would never see its assignments",
+                    )
+                )
+            names.add(name)
     return problems

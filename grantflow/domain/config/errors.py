@@ -59,9 +59,21 @@ def nearest_line(lines: dict[tuple[str | int, ...], int], path: tuple[str | int,
     return lines.get(())
 
 
+INTEGRATION_TYPES = "script, postgresql, mysql, webhook or aws_identity_center"
+
+
 def clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """Drop pydantic's union/discriminator tags (e.g. 'script', 'FlowGrant') from an error location."""
-    tags = {"script", "postgresql", "mysql", "FlowGrant", "FlowBundleGrant", "function-before[_duration(), int]"}
+    tags = {
+        "script",
+        "postgresql",
+        "mysql",
+        "webhook",
+        "aws_identity_center",
+        "FlowGrant",
+        "FlowBundleGrant",
+        "function-before[_duration(), int]",
+    }
     return tuple(p for p in loc if not (isinstance(p, str) and (p in tags or p.startswith("function-"))))
 
 
@@ -74,9 +86,9 @@ def pydantic_message(err: Any) -> str:
     if err.get("type") == "missing":
         return "is required"
     if err.get("type") == "union_tag_invalid":
-        return f'unknown type "{err.get("ctx", {}).get("tag")}" (expected script, postgresql or mysql)'
+        return f'unknown type "{err.get("ctx", {}).get("tag")}" (expected {INTEGRATION_TYPES})'
     if err.get("type") == "union_tag_not_found":
-        return "is required (script, postgresql or mysql)"
+        return f"is required ({INTEGRATION_TYPES})"
     if err.get("type") == "string_pattern_mismatch" and err["loc"][-1] == "id":
         return f'"{err.get("input")}" is not a valid id (lower-case letters, digits, "-" and "_")'
     if err.get("type") == "string_pattern_mismatch" and len(err["loc"]) > 1 and err["loc"][-2] == "env":

@@ -95,8 +95,54 @@ class MysqlIntegration(IntegrationBase):
     account_host: str = Field(default="%", min_length=1, max_length=255, pattern=r"^[^'\\`\x00]+$")
 
 
-Integration = Annotated[ScriptIntegration | PostgresIntegration | MysqlIntegration, Field(discriminator="type")]
-AnyIntegration = ScriptIntegration | PostgresIntegration | MysqlIntegration
+class WebhookResourceType(ScriptResourceType):
+    # Instead of `resources`: a URL that answers a signed GET with a JSON list of names.
+    discovery_url: str | None = Field(default=None, pattern=r"^https?://")
+
+
+class WebhookIntegration(IntegrationBase):
+    """grantflow POSTs a signed JSON delivery per grant, extend and revoke to `url`."""
+
+    type: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    # HMAC-SHA256 key of `X-Grantflow-Signature`, read from this worker environment variable.
+    secret_env: str = Field(pattern=ENV_NAME)
+    # Extra request headers: header name -> the worker environment variable holding its value.
+    headers: dict[str, Annotated[str, Field(pattern=ENV_NAME)]] = Field(default_factory=dict)
+    timeout: Annotated[int, Field(gt=0)] = 10
+    resource_types: list[WebhookResourceType] = Field(min_length=1)
+
+    _timeout_duration = field_validator("timeout", mode="before")(_duration)
+
+
+class AwsIdentityCenterIntegration(IntegrationBase):
+    """Account assignments of IAM Identity Center permission sets; credentials from boto3's default chain."""
+
+    type: Literal["aws_identity_center"]
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+    instance_arn: str = Field(pattern=r"^arn:aws[a-z-]*:sso:::instance/(sso)?ins-[a-zA-Z0-9.-]{16}$")
+    identity_store_id: str = Field(pattern=r"^[A-Za-z0-9-]{1,64}$")
+    # The AWS access portal (default: https://<identity_store_id>.awsapps.com/start).
+    portal_url: str | None = Field(default=None, pattern=r"^https://")
+    resource_types: list[Literal["account"]] = Field(default_factory=lambda: ["account"])  # type: ignore[arg-type]
+    # The permission sets that may be requested, by name (the permission of a request).
+    permission_sets: list[str] = Field(min_length=1)
+    # Permission sets whose names start with this are grantflow's: reconcile removes their assignments
+    # that no live request holds. Empty: reconcile leaves this integration alone.
+    managed_prefix: str = ""
+    # Account ids (fnmatch globs) offered; empty = every account of the organization. `exclude` wins.
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    # How long grant and revoke wait for AWS to finish an assignment before retrying.
+    wait_timeout: Annotated[int, Field(gt=0)] = 120
+
+    _wait_duration = field_validator("wait_timeout", mode="before")(_duration)
+
+
+AnyIntegration = (
+    ScriptIntegration | PostgresIntegration | MysqlIntegration | WebhookIntegration | AwsIdentityCenterIntegration
+)
+Integration = Annotated[AnyIntegration, Field(discriminator="type")]
 
 
 class BundleItem(_Strict):
