@@ -65,6 +65,7 @@ def request(
         str | None,
         typer.Option(
             "--start-at",
+            metavar="TIME",
             help="Begin access later: an ISO time (UTC unless it says otherwise, e.g. 2026-12-24T09:00) or +2h. "
             "Approval can come before it; the duration counts from the start.",
         ),
