@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.decisions import DecisionActivities
 from activities.grants import GrantActivities, SecretKeeper
 from activities.notifiers.base import Notifier
 from activities.notifiers.console import ConsoleNotifier
@@ -74,12 +75,14 @@ def build_worker(
     grants = GrantActivities(config, Path(settings.state_dir), secret_keeper(settings, store))
     records = RecordActivities(store, notifier)
     reconcile = ReconcileActivities(config, store, Path(settings.state_dir), notifier)
+    decisions = DecisionActivities(settings.decision_key_map())
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=ALL_WORKFLOWS,
         activities=[
             policy_acts.resolve_policy,
+            decisions.verify_decision,
             grants.grant_item,
             grants.extend_item,
             grants.revoke_item,

@@ -20,6 +20,8 @@ from grantflow.temporal import data_converter, register_search_attributes
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "grantflow" / "examples" / "grantflow.yml"
 TEST_CONFIG = Path(__file__).parent / "fixtures" / "grantflow.yml"
+# Decision proof keys for tests only (GRANTFLOW_DECISION_KEYS): committed so recorded histories stay meaningful.
+TEST_DECISION_KEYS = "dk-1:ZGVjaXNpb24ta2V5LWZvci10ZXN0cy1vbmx5LTAwMDE="
 
 
 def venv_binary(name: str) -> str:

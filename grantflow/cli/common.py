@@ -18,7 +18,7 @@ from rich.console import Console
 from grantflow.client import BadRequest, GrantflowClient, GrantflowError, NotFound, Refused
 from grantflow.domain.config import ConfigError
 from grantflow.domain.durations import format_duration
-from grantflow.domain.models import StatusView
+from grantflow.domain.models import Approval, StatusView
 from grantflow.settings import Settings
 from grantflow.temporal import TemporalUnavailable
 
@@ -73,12 +73,20 @@ def print_status(v: StatusView) -> None:
     for g in v.grants:
         out.print(f"  grant       {g.label()}")
     out.print(f"  flow        {v.flow_name or v.flow_id or '—'}")
-    approvals = ", ".join(a.approver + (" (break-glass)" if a.break_glass else "") for a in v.approvals) or "none"
+    approvals = ", ".join(approval_text(a) for a in v.approvals) or "none"
     out.print(f"  approvals   {len(v.approvals)}/{v.approvals_required}: {approvals}")
     out.print(f"  duration    {format_duration(v.duration_seconds)}")
     out.print(f"  expires     {local(v.expires_at)}")
     if v.extension_enabled:
         out.print(f"  extensions  {v.extensions_used}/{v.max_extensions}")
+
+
+def approval_text(a: Approval) -> str:
+    """`bob@example.com (slack)`, or `bob@example.com (UNVERIFIED: Temporal API)` for an unproven approval."""
+    text = a.approver + (" (break-glass)" if a.break_glass else "")
+    if a.verified is False:
+        return text + (" (UNVERIFIED: Temporal API)" if a.via in ("", "temporal") else f" (UNVERIFIED: {a.via})")
+    return text + (f" ({a.via})" if a.verified else "")
 
 
 def emit_json(data: Any) -> None:

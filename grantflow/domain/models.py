@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grantflow.domain.proofs import Proof
+
 
 class AccessStatus(StrEnum):
     PENDING_APPROVAL = "PENDING_APPROVAL"
@@ -80,6 +82,8 @@ class PolicyDecision(BaseModel):
     duration_seconds: int = 0
     extension: ExtensionRules = Field(default_factory=ExtensionRules)
     admins: list[str] = Field(default_factory=list)
+    # `decisions:` of the flow (or the file): whether an unproven decision is refused or only marked.
+    decisions: Literal["enforce", "audit"] = "audit"
 
 
 class Approval(BaseModel):
@@ -87,6 +91,10 @@ class Approval(BaseModel):
     comment: str = ""
     at: datetime
     break_glass: bool = False
+    # The front door that proved the decision (slack, mcp, cli), or "temporal" when none did; empty (and
+    # `verified` None) for approvals recorded before decisions were verified.
+    via: str = ""
+    verified: bool | None = None
 
 
 class GrantResult(BaseModel):
@@ -127,6 +135,9 @@ class StatusView(BaseModel):
     extension_enabled: bool = False
     extension_offered: bool = False
     revoked_by: str | None = None
+    # How the request was submitted (see Approval.via); empty for requests begun before verification.
+    submitted_via: str = ""
+    submission_verified: bool | None = None
 
 
 AuditOutcome = Literal["ok", "refused", "failed", "info"]
@@ -212,6 +223,12 @@ class CarriedState(BaseModel):
     carried_at: datetime
     refusals: list[RefusalWindow] = Field(default_factory=list)
     run: int = 1
+    # Nonces of the decision proofs this request has accepted (a replayed proof is refused), and whether
+    # an unverified submission to an automatic flow waits for a human approval.
+    nonces: list[str] = Field(default_factory=list)
+    human_required: bool = False
+    submitted_via: str = ""
+    submission_verified: bool | None = None
 
 
 class WorkflowInput(BaseModel):
@@ -220,6 +237,8 @@ class WorkflowInput(BaseModel):
     submitted_at: datetime
     # Set only when a run continues as new; inputs without it (every first run, v0.1.0's) start afresh.
     carried: CarriedState | None = None
+    # The requester's front door's proof of the submission (action "request"); none when started otherwise.
+    proof: Proof | None = None
 
 
 # Signal / update payloads. Signals accept raw JSON and are validated inside the workflow so that a
@@ -232,20 +251,24 @@ class ApprovePayload(BaseModel):
     comment: str = Field(default="", max_length=3000)
     break_glass: bool = False
     reason: str = Field(default="", max_length=3000)
+    proof: Proof | None = None
 
 
 class RejectPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approver: str = Field(min_length=3, max_length=320)
     reason: str = Field(default="", max_length=3000)
+    proof: Proof | None = None
 
 
 class ExtendPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     actor: str = Field(min_length=3, max_length=320)
+    proof: Proof | None = None
 
 
 class RevokePayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     actor: str = Field(min_length=3, max_length=320)
     reason: str = Field(default="", max_length=3000)
+    proof: Proof | None = None

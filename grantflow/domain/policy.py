@@ -238,6 +238,7 @@ def _decide(cfg: GrantflowConfig, spec: RequestSpec) -> PolicyDecision:
             notify_before_seconds=ext.notify_before,
         ),
         admins=cfg.expand(cfg.admins),
+        decisions=flow.decisions or cfg.decisions,
     )
 
 

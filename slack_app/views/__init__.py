@@ -19,6 +19,7 @@ from slack_app.views.blocks import (
 )
 from slack_app.views.home import home_view
 from slack_app.views.messages import (
+    UNVERIFIED_ACTIONS,
     Audience,
     announcement,
     break_glass_note,
@@ -27,6 +28,7 @@ from slack_app.views.messages import (
     my_requests_message,
     note_text,
     request_message,
+    unverified_note,
 )
 from slack_app.views.modals import (
     assist_modal,
@@ -43,6 +45,7 @@ from slack_app.views.modals import (
 __all__ = [
     "MAX_MESSAGE_TEXT",
     "MAX_METADATA",
+    "UNVERIFIED_ACTIONS",
     "Audience",
     "Block",
     "SurfaceKind",
@@ -69,5 +72,6 @@ __all__ = [
     "slack_date",
     "status_modal",
     "submitted_modal",
+    "unverified_note",
     "what",
 ]

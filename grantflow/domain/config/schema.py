@@ -144,6 +144,8 @@ class AccessFlow(_Strict):
     default_duration: int = 3600
     justification_required: bool = True
     extension: Extension = Field(default_factory=Extension)
+    # Overrides the file's `decisions:` for this flow.
+    decisions: Literal["enforce", "audit"] | None = None
 
     _durations = field_validator("max_duration", "default_duration", "approval_reminder", mode="before")(_duration)
 
@@ -157,6 +159,9 @@ class GrantflowConfig(_Strict):
     admins: list[str] = Field(default_factory=list)
     slack: SlackOptions = Field(default_factory=SlackOptions)
     admin_channel: str | None = None  # where reconciliation reports drift (Slack channel); else the log
+    # `enforce`: a decision without a valid proof from a front door is refused; `audit`: it counts, marked
+    # "unverified (Temporal API)" and announced (docs/security.md). Revokes always count.
+    decisions: Literal["enforce", "audit"] = "audit"
     groups: dict[str, list[str]] = Field(default_factory=dict)
     integrations: list[Integration] = Field(default_factory=list)
     bundles: list[Bundle] = Field(default_factory=list)
