@@ -85,16 +85,15 @@ class AccessRequestWorkflow:
         self._continue_enabled = workflow.patched(CONTINUE_AS_NEW_PATCH)
         if inp.carried is not None:
             return await self._resume()
-        marks = await self._verifier.submission(s, inp.proof) if self._verifier.enabled() else {}
-        self._out.event(s.spec.requester, "request", detail={**s.request_detail(), **marks})
+        proven = await self._verifier.submission(s, inp.proof) if self._verifier.enabled() else {}
+        self._out.event(s.spec.requester, "request", detail={**s.request_detail(), **proven})
         s.decision = await workflow.execute_local_activity_method(
             PolicyActivities.resolve_policy, s.spec, start_to_close_timeout=timedelta(seconds=30)
         )
         publisher = asyncio.create_task(self._out.run())
-        if not s.decision.allowed:
-            self._finish(AccessStatus.FAILED, f"policy: {s.decision.reason}", TransitionKind.FAILED)
-        elif s.guard_submission():
-            self._finish(AccessStatus.FAILED, s.reason, TransitionKind.FAILED)
+        if not s.decision.allowed or s.guard_submission():
+            why = s.reason if s.decision.allowed else f"policy: {s.decision.reason}"
+            self._finish(AccessStatus.FAILED, why, TransitionKind.FAILED)
         else:
             self._transition(TransitionKind.SUBMITTED)
             if await self._await_approval():
@@ -418,8 +417,7 @@ class AccessRequestWorkflow:
     async def revoke_update(self, raw: Any = None) -> StatusView:
         return await self._on_revoke(raw, strict=True)
 
-    # Validators answer at once, before anything is written to history, by the handlers' own rules. They
-    # need the recorded policy decision; in the instant before it exists, the handler judges instead.
+    # Validators answer at once by the handlers' rules (the proof is the handler's), once the policy is decided.
 
     def _validate(self, model: type[P], raw: Any, action: str, why_not: Callable[[P], str | None]) -> None:
         p = parse(model, raw, action)
