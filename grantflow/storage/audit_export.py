@@ -6,7 +6,8 @@ retention, and an export must work while Temporal is down.
 CSV is written for spreadsheets: UTF-8 with a byte-order mark (Excel otherwise guesses a legacy code
 page), CRLF line ends, every field quoted, and cells that a spreadsheet would run as a formula (`=`, `+`,
 `-`, `@`, tab, CR at the start: text typed by requesters) prefixed with an apostrophe, which is what
-spreadsheets themselves use to mark "this is text". JSON lines are the `AuditEvent`s with `via` and `verified` lifted to the top (null when not a decision).
+spreadsheets themselves use to mark "this is text". JSON lines are the `AuditEvent`s with `via` and
+`verified` lifted to the top (null when the event records no decision). Both have `via` and `verified` columns.
 """
 
 from __future__ import annotations
