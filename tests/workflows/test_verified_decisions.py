@@ -5,6 +5,7 @@ an unproven message (a raw signal, a start straight through Temporal) is marked 
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import yaml
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from grantflow.client import Refused
 from grantflow.domain.models import AccessStatus, RequestSpec, StatusView, WorkflowInput
 from grantflow.domain.proofs import Signer, parse_keys
 from grantflow.domain.search_attributes import initial_search_attributes
@@ -255,3 +257,60 @@ async def test_an_automatic_flow_started_through_temporal_waits_for_a_human_unde
     )
     view = await settle(h, await raw_start(h, alone), {"FAILED"})
     assert view["status_reason"].startswith("unverified submission: this automatic flow accepts only requests")
+
+
+async def test_key_rotation_the_old_key_verifies_while_the_new_one_signs(
+    time_env: WorkflowEnvironment, tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker holds `new,old`: a door still on the old key and a door on the new one are both verified;
+    a proof made with a key the worker no longer holds is refused naming that key id."""
+    new = "dk-2:" + base64.b64encode(b"the-second-decision-key-for-test").decode()
+    monkeypatch.setenv("GRANTFLOW_DECISION_KEYS", f"{new},{TEST_DECISION_KEYS}")
+    async for h in make_harness(time_env, tmp_path, state_dir, verified_config(tmp_path / "config")):
+        rid = (await h.client.submit(spec(h, permission="write"))).request_id  # two approvals
+        await settle(h, rid, {"PENDING_APPROVAL"})
+        h.client.signer = Signer(KEYS, "cli")  # the old key alone
+        await h.client.approve(rid, "bob@example.com")
+        h.client.signer = Signer(parse_keys(f"{new},{TEST_DECISION_KEYS}"), "slack")  # signs with dk-2
+        await h.client.approve(rid, "carol@example.com")
+        view = await settle(h, rid, {"ACTIVE"})
+        assert [(a["via"], a["verified"]) for a in view["approvals"]] == [("cli", True), ("slack", True)]
+
+        rid = (await h.client.submit(spec(h))).request_id
+        await settle(h, rid, {"PENDING_APPROVAL"})
+        h.client.signer = Signer(OTHER_KEY, "cli")  # a key taken out of the worker's list
+        with pytest.raises(Refused, match='bad proof: unknown key id "k9"'):
+            await h.client.approve(rid, "bob@example.com")
+        assert (await settle(h, rid, {"PENDING_APPROVAL"}))["approvals"] == []
+
+
+def test_accepted_nonces_and_the_submission_marks_survive_continue_as_new() -> None:
+    from grantflow.domain.models import PolicyDecision
+    from workflows.carry import carry, restore
+    from workflows.outbox import Outbox
+    from workflows.refusals import Refusals
+    from workflows.state import RequestState
+
+    now = datetime.now(UTC)
+    s = spec_of("erin@example.com")
+    inp = WorkflowInput(request_id="r1", spec=s, submitted_at=now)
+    state = RequestState(inp, decision=PolicyDecision(allowed=True, approvers=["bob@example.com"]))
+    state.submitted_via, state.submission_verified, state.human_required = "temporal", False, True
+    out = Outbox("r1", lambda: state.view("w"))
+    carried = carry(state, out, Refusals(out, []), now, ["n1", "n2"])
+    assert carried.nonces == ["n1", "n2"]
+    again = restore(inp.model_copy(update={"carried": carried}), carried)
+    assert (again.submitted_via, again.submission_verified, again.human_required) == ("temporal", False, True)
+    assert again.required() == 1
+    # A payload recorded before proofs existed still decodes (every new field has a default).
+    old = carried.model_dump(mode="json")
+    for key in ("nonces", "human_required", "submitted_via", "submission_verified"):
+        old.pop(key)
+    assert type(carried).model_validate(old).nonces == []
+
+
+def spec_of(requester: str) -> RequestSpec:
+    from grantflow.domain.models import GrantItem
+
+    item = GrantItem(integration="files", resource_type="folder", resource="gamma", permission="read")
+    return RequestSpec(requester=requester, grantee=requester, items=[item], duration_seconds=3600)
