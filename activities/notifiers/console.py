@@ -34,7 +34,8 @@ def unverified_messages(t: Transition) -> list[tuple[str, str]]:
     v = t.status
     out: list[tuple[str, str]] = []
     for e in t.events:
-        if e.outcome == "ok" and e.actor != "grantflow" and e.detail.get("verified") is False:
+        decision = e.action in ("approve", "reject", "extend", "revoke_request") and e.actor != "grantflow"
+        if decision and e.outcome == "ok" and e.detail.get("verified") is False:
             text = f"[{v.request_id}] UNVERIFIED {e.action} as {e.actor} via the Temporal API — unverified"
             out += [(a, text) for a in v.approvers]
     return out
