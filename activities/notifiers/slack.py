@@ -176,14 +176,18 @@ class SlackNotifier:
             await self._thread_notes(t, refs, event.key, views.break_glass_note(event.actor, event.reason))
 
     async def _unverified_notes(self, t: Transition, refs: dict[str, SlackMessageRef]) -> None:
-        """Announce a decision that counts unverified (sent straight through Temporal, `decisions: audit`)
-        under each approver's copy and in the config's `admin_channel`, as a break-glass approval is."""
+        """Announce a decision that counts unverified (sent straight through Temporal, `decisions: audit`), or
+        that was refused for want of a valid proof, under each approver's copy and in the config's
+        `admin_channel`, as a break-glass approval is."""
         for event in t.events:
-            if event.outcome != "ok" or event.detail.get("verified") is not False or event.actor == "grantflow":
+            if event.action not in views.UNVERIFIED_ACTIONS or event.actor == "grantflow":
                 continue
-            if event.action not in views.UNVERIFIED_ACTIONS:
+            if event.outcome == "ok" and event.detail.get("verified") is False:
+                text = views.unverified_note(event.actor, event.action, t.status.request_id)
+            elif event.outcome == "refused" and event.reason.startswith(views.PROOF_REFUSALS):
+                text = views.unproven_refusal_note(event.actor, event.action, t.status.request_id, event.reason)
+            else:
                 continue
-            text = views.unverified_note(event.actor, event.action, t.status.request_id)
             await self._thread_notes(t, refs, f"{event.key}:unverified", text)
             key = f"admin:{event.key}"
             channel = self.config.get().admin_channel

@@ -19,6 +19,7 @@ from slack_app.views.blocks import (
 )
 from slack_app.views.home import home_view
 from slack_app.views.messages import (
+    PROOF_REFUSALS,
     UNVERIFIED_ACTIONS,
     Audience,
     announcement,
@@ -28,6 +29,7 @@ from slack_app.views.messages import (
     my_requests_message,
     note_text,
     request_message,
+    unproven_refusal_note,
     unverified_note,
 )
 from slack_app.views.modals import (
@@ -45,6 +47,7 @@ from slack_app.views.modals import (
 __all__ = [
     "MAX_MESSAGE_TEXT",
     "MAX_METADATA",
+    "PROOF_REFUSALS",
     "UNVERIFIED_ACTIONS",
     "Audience",
     "Block",
@@ -72,6 +75,7 @@ __all__ = [
     "slack_date",
     "status_modal",
     "submitted_modal",
+    "unproven_refusal_note",
     "unverified_note",
     "what",
 ]

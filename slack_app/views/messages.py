@@ -262,6 +262,15 @@ def unverified_note(actor: str, action: str, request_id: str) -> str:
     )
 
 
+# How the workflow's refusals of an unproven or badly proven decision begin (grantflow/domain/proofs.py).
+PROOF_REFUSALS = ("unverified ", "bad proof", "stale proof")
+
+
+def unproven_refusal_note(actor: str, action: str, request_id: str, reason: str) -> str:
+    """Someone sent a decision in another person's name without a valid proof, and it was refused."""
+    return esc(f":no_entry: Refused on {request_id}: a {action} as {actor} that no front door proved — {reason}")
+
+
 def announcement(text: str) -> tuple[str, list[Block]]:
     """(notification text, blocks) of a free-text report for admins (reconciliation drift)."""
     body = clip(text, MAX_MESSAGE_TEXT)

@@ -21,7 +21,10 @@ ADMIN_CHANNEL = "#grantflow-admins"
 async def vstack(dev_server: DevServer, tmp_path: Path) -> AsyncIterator[Stack]:
     config = CONFIG.replace(
         "admins: [user:ops@example.com]", f'admins: [user:ops@example.com]\nadmin_channel: "{ADMIN_CHANNEL}"'
+    ).replace(
+        '    approval_channel: "#db-approvals"\n', '    approval_channel: "#db-approvals"\n    decisions: enforce\n'
     )
+    assert "decisions: enforce" in config
     async for s in slack_stack(dev_server, tmp_path, FakeSlack(USERS), config_text=config):
         yield s
 
@@ -61,3 +64,25 @@ async def test_a_click_is_verified_and_a_raw_signal_is_marked_and_announced(vsta
         since=mark,
     )
     assert admin.args["channel"] == ADMIN_CHANNEL
+
+
+async def test_a_raw_signal_refused_under_enforce_is_announced(vstack: Stack) -> None:
+    stack, s = vstack, vstack.slack
+    mark = s.mark()
+    rid, _ = await stack.request_via_modal("UALICE", "box", ["box-01"], "enforced flow")
+    await stack.wait_status(rid, "PENDING_APPROVAL")
+    temporal = await connect(stack.settings)
+    await temporal.get_workflow_handle(f"access-request-{rid}").signal("approve", {"approver": "bob@example.com"})
+    thread = await s.wait(
+        "chat.postMessage", lambda c: bool(c.args.get("thread_ts")) and f"Refused on {rid}" in c.text(), since=mark
+    )
+    assert "as bob@example.com that no front door proved" in thread.text()
+    assert "unverified approve refused" in thread.text()
+    admin = await s.wait(
+        "chat.postMessage",
+        lambda c: not c.args.get("thread_ts") and f"Refused on {rid}" in c.text(),
+        since=mark,
+    )
+    assert admin.args["channel"] == ADMIN_CHANNEL
+    view = await stack.wait_status(rid, "PENDING_APPROVAL")
+    assert view.approvals == []
