@@ -145,3 +145,33 @@ def test_settings_read_the_dev_key_file(tmp_path, monkeypatch) -> None:  # type:
     (tmp_path / "decision.key").write_text(K1 + "\n")
     assert Settings(GRANTFLOW_STATE_DIR=str(tmp_path)).decision_key_map() == parse_keys(K1)
     assert Settings(GRANTFLOW_STATE_DIR=str(tmp_path), GRANTFLOW_DECISION_KEYS=K2).decision_key_map() == parse_keys(K2)
+
+
+def test_the_flow_decides_the_mode_and_the_file_gives_the_default() -> None:
+    from grantflow.domain import policy
+    from grantflow.domain.config import ConfigError, parse_config
+    from grantflow.domain.models import GrantItem, RequestSpec
+    from tests.conftest import EXAMPLE_CONFIG
+
+    cfg = parse_config(EXAMPLE_CONFIG.read_text())
+    modes = {f.id: f.decisions or cfg.decisions for f in cfg.access_flows}
+    # The example enforces verified decisions where access writes or administers, audits the read-only flows.
+    assert modes == {
+        "engineers-read": "audit",
+        "db-owners-write": "enforce",
+        "reports-read": "audit",
+        "reports-write": "enforce",
+    }
+    item = GrantItem(integration="reports", resource_type="folder", resource="sales", permission="write")
+    spec = RequestSpec(
+        requester="alice@example.com",
+        grantee="alice@example.com",
+        items=[item],
+        duration_seconds=3600,
+        justification="x",
+    )
+    assert policy.decide(cfg, spec).decisions == "enforce"
+    text = EXAMPLE_CONFIG.read_text().replace("decisions: audit", "decisions: sometimes")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "grantflow.yml")
+    assert "decisions" in str(info.value) and "grantflow.yml:" in str(info.value)
