@@ -272,6 +272,4 @@ def summary_line(view: StatusView) -> str:
     unverified = [a.approver for a in view.approvals if a.verified is False]
     if unverified:
         line += " · UNVERIFIED approval as " + ", ".join(unverified) + " (Temporal API)"
-    if view.submission_verified is False:
-        line += " · submitted unverified (Temporal API)"
     return line
