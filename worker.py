@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.decisions import DecisionActivities
 from activities.discovery import DiscoveryActivities
 from activities.grants import GrantActivities, SecretKeeper
 from activities.notifiers.base import Notifier
@@ -79,6 +80,7 @@ def build_worker(
     records = RecordActivities(store, notifier)
     reconcile = ReconcileActivities(config, store, Path(settings.state_dir), notifier)
     discovery = DiscoveryActivities(config, Path(settings.state_dir))
+    decisions = DecisionActivities(settings.decision_key_map())
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -87,6 +89,7 @@ def build_worker(
             policy_acts.resolve_policy,
             policy_acts.still_eligible,
             oncall.who_is_on_call,
+            decisions.verify_decision,
             grants.grant_item,
             grants.extend_item,
             grants.revoke_item,

@@ -33,6 +33,7 @@ from grantflow.domain.models import (
     StatusView,
     WorkflowInput,
 )
+from grantflow.domain.proofs import Proof, Signer, Via, spec_digest
 from grantflow.domain.search_attributes import initial_search_attributes
 from grantflow.settings import Settings
 from grantflow.storage.store import Store
@@ -122,24 +123,43 @@ def _client_event(
 
 class GrantflowClient:
     def __init__(
-        self, temporal: Client, config: ConfigSource, store: Store, task_queue: str, vault: SecretVault | None = None
+        self,
+        temporal: Client,
+        config: ConfigSource,
+        store: Store,
+        task_queue: str,
+        vault: SecretVault | None = None,
+        signer: Signer | None = None,
     ):
+        """`signer`: the front door's decision key (grantflow/domain/proofs.py); without one, decisions and
+        submissions go unproven (the workflow marks them unverified, or refuses them under `enforce`)."""
         self.temporal = temporal
         self.config_source = config
         self.store = store
         self.task_queue = task_queue
         self.vault = vault
         self.catalog = ResourceCatalog(self._discover)
+        self.signer = signer
 
     @classmethod
-    async def connect(cls, settings: Settings, config: ConfigSource | None = None) -> GrantflowClient:
+    async def connect(cls, settings: Settings, config: ConfigSource | None = None, via: Via = "cli") -> GrantflowClient:
+        """`via`: the front door this process is (slack, mcp, cli), named in every proof it makes."""
         from grantflow.temporal import connect
 
         store = Store(settings.database_url)
         await asyncio.to_thread(store.create_all)
         temporal = await connect(settings)
         vault = SecretVault(store, settings.encryption_keys) if settings.encryption_keys else None
-        return cls(temporal, config or ConfigSource(settings.config_file), store, settings.task_queue, vault)
+        keys = settings.decision_key_map()
+        signer = Signer(keys, via) if keys else None
+        return cls(temporal, config or ConfigSource(settings.config_file), store, settings.task_queue, vault, signer)
+
+    def _proof(
+        self, workflow_id: str, action: str, actor: str, break_glass: bool = False, reason: str = ""
+    ) -> Proof | None:
+        if self.signer is None:
+            return None
+        return self.signer.sign(workflow_id, action, actor, datetime.now(UTC), break_glass=break_glass, reason=reason)
 
     @property
     def config(self) -> GrantflowConfig:
@@ -228,7 +248,9 @@ class GrantflowClient:
         notes = tuple(self.catalog.unchecked(self.config, spec.items))
         workflow_id = workflow_id_for(request_id)
         now = datetime.now(UTC)
-        inp = WorkflowInput(request_id=request_id, spec=spec, submitted_at=now)
+        digest = spec_digest(spec.model_dump(mode="json"))
+        proof = self._proof(workflow_id, "request", spec.requester, reason=digest)
+        inp = WorkflowInput(request_id=request_id, spec=spec, submitted_at=now, proof=proof)
         preview = StatusView(
             request_id=request_id,
             workflow_id=workflow_id,
@@ -291,9 +313,12 @@ class GrantflowClient:
     ) -> StatusView:
         request_id = request_id_from(request_id)
         handle = self._handle(request_id)
+        glass, reason = bool(payload.get("break_glass")), str(payload.get("reason", ""))
+        proof = self._proof(handle.id, name, actor, glass, reason)
+        sent = {**payload, "proof": proof.model_dump()} if proof is not None else payload
         try:
             # cast: the SDK types an update declared with `name=` as returning its coroutine.
-            return cast(StatusView, await handle.execute_update(update, payload))
+            return cast(StatusView, await handle.execute_update(update, sent))
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             reason = str(cause.message if isinstance(cause, ApplicationError) else cause or exc)

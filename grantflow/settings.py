@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
     slack_port: int = Field(3000, validation_alias="GRANTFLOW_SLACK_PORT")
     encryption_keys: str | None = Field(None, validation_alias="GRANTFLOW_ENCRYPTION_KEYS")
+    # Decision proof keys (grantflow/domain/proofs.py): front doors sign with the first, the worker verifies.
+    decision_keys: str | None = Field(None, validation_alias="GRANTFLOW_DECISION_KEYS")
     metrics_port: int | None = Field(None, validation_alias=AliasChoices("GRANTFLOW_METRICS_PORT"))
     temporal_metrics_port: int | None = Field(None, validation_alias="GRANTFLOW_TEMPORAL_METRICS_PORT")
     max_cached_workflows: int = Field(500, validation_alias="GRANTFLOW_MAX_CACHED_WORKFLOWS")
@@ -51,7 +53,17 @@ class Settings(BaseSettings):
             key_file = self.state_dir / "encryption.key"
             if key_file.is_file():
                 self.encryption_keys = key_file.read_text().strip() or None
+        if not self.decision_keys:
+            key_file = self.state_dir / "decision.key"
+            if key_file.is_file():
+                self.decision_keys = key_file.read_text().strip() or None
         return self
+
+    def decision_key_map(self) -> dict[str, bytes]:
+        """The parsed decision keys (empty when none is configured); DecisionKeyError when malformed."""
+        from grantflow.domain.proofs import parse_keys
+
+        return parse_keys(self.decision_keys) if self.decision_keys else {}
 
 
 def load_settings() -> Settings:

@@ -55,7 +55,7 @@ async def serve(settings: Settings) -> None:
     socket_mode = bool(settings.slack_app_token)
     if not socket_mode and not settings.slack_signing_secret:
         raise ConfigurationError("set SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET for HTTP mode")
-    client = await GrantflowClient.connect(settings)
+    client = await GrantflowClient.connect(settings, via="slack")
     await asyncio.to_thread(ensure_tables, client.store)
     bolt = build_app(settings, client, socket_mode=socket_mode)
     stop = asyncio.Event()

@@ -22,6 +22,8 @@ from tests.mariadb import ENABLE_HINT, MariaDbServer
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "grantflow" / "examples" / "grantflow.yml"
 TEST_CONFIG = Path(__file__).parent / "fixtures" / "grantflow.yml"
+# Decision proof keys for tests only (GRANTFLOW_DECISION_KEYS): committed so recorded histories stay meaningful.
+TEST_DECISION_KEYS = "dk-1:ZGVjaXNpb24ta2V5LWZvci10ZXN0cy1vbmx5LTAwMDE="
 
 
 def venv_binary(name: str) -> str:

@@ -1,15 +1,13 @@
 """AccessRequestWorkflow: the lifecycle of one access request, as a durable state machine.
 
 PENDING_APPROVAL → GRANTING → ACTIVE → REVOKING → EXPIRED | REVOKED, with REJECTED and FAILED as the
-other ends. Deterministic only: every side effect (policy lookup, grants, records, notifications) is an
-activity, called by its method so that a reader can follow it to the code that does it. Signals and updates
-share one handler per message so that a forged signal from the CLI is judged by exactly the rules a Slack
-click is (one `why_not_<action>` each, used by the handler and the update validator).
+other ends. Deterministic only: every side effect is an activity, called by its method. Signals and updates
+share one handler per message so that a forged signal is judged by exactly the rules a Slack click is (one
+`why_not_<action>` each, used by the handler and the update validator), and its proof by workflows/verify.py.
 
-Beside it, each deterministic and without I/O: workflows/state.py (what the request knows, and the rules
-of each decision), workflows/outbox.py (audit events and transitions, published in order in the
-background), workflows/refusals.py (refused messages audited at most once a minute per actor), items.py (the
-item activities), carry.py (continue-as-new), oncall.py (on-call approval), schedule.py (a scheduled start).
+Beside it in workflows/, deterministic and without I/O: state.py (what the request knows, the rules of each
+decision), outbox.py (audit events and transitions, published in order), refusals.py (refusals audited once a
+minute per actor), items.py, carry.py (continue-as-new), oncall.py, schedule.py, escalation.py, verify.py.
 """
 
 from __future__ import annotations
@@ -40,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         WorkflowInput,
     )
     from grantflow.domain.policy import normalize_email
+    from grantflow.domain.proofs import Verdict
     from grantflow.domain.search_attributes import search_attributes_for
 
     # The helpers beside this module keep no module state: passed through, a new run does not re-import them.
@@ -52,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.refusals import MIN_TIMER, Refusals
     from workflows.schedule import refused_start, wait_for_start
     from workflows.state import EXTEND_FAILED_REASON, P, RequestState, parse, summary_line
+    from workflows.verify import Verifier, marks
 
 __all__ = ["AccessRequestWorkflow", "summary_line"]
 
@@ -67,6 +67,7 @@ class AccessRequestWorkflow:
         self._s = RequestState(inp) if c is None else restore(inp, c)
         self._out = Outbox(inp.request_id, self._view, c)
         self._refusals = Refusals(self._out, c.refusals if c is not None else [])
+        self._verifier = Verifier(c.nonces if c is not None else [])
         self._continue_enabled = False
         # What the search attributes hold: set at start (or by the previous run), kept current by _transition.
         self._indexed: dict[str, Any] = {p.key.name: p.value for p in search_attributes_for(self._view())}
@@ -80,14 +81,15 @@ class AccessRequestWorkflow:
         self._continue_enabled = workflow.patched(CONTINUE_AS_NEW_PATCH)
         if inp.carried is not None:
             return await self._resume()
-        self._out.event(s.spec.requester, "request", detail=s.request_detail())
+        proven = await self._verifier.submission(s, inp.proof) if self._verifier.enabled() else {}
+        self._out.event(s.spec.requester, "request", detail={**s.request_detail(), **proven})
         s.decision = await workflow.execute_local_activity_method(
             PolicyActivities.resolve_policy, s.spec, start_to_close_timeout=timedelta(seconds=30)
         )
         publisher = asyncio.create_task(self._out.run())
         why = s.decision.reason if not s.decision.allowed else refused_start(self)
-        if not s.decision.allowed or why:
-            self._finish(AccessStatus.FAILED, f"policy: {why}", TransitionKind.FAILED)
+        if not s.decision.allowed or why or s.guard_submission():
+            self._finish(AccessStatus.FAILED, f"policy: {why}" if why is not None else s.reason, TransitionKind.FAILED)
         else:
             await approve_if_on_call(s, self._out)
             self._transition(TransitionKind.SUBMITTED)
@@ -117,8 +119,9 @@ class AccessRequestWorkflow:
     async def _await_approval(self) -> bool:
         """True when approved; otherwise the request has ended (rejected, withdrawn, timed out)."""
         s, d = self._s, self._s.d
-        if d.approvals_required == 0:
-            self._out.event("grantflow", "approve", reason="automatic approval (approvals_required: 0)")
+        if s.required() == 0:
+            detail = {"via": s.submitted_via, "verified": s.submission_verified} if s.submitted_via else None
+            self._out.event("grantflow", "approve", reason="automatic approval (approvals_required: 0)", detail=detail)
             return True
         if s.approved():  # by a rule before anyone was asked (workflows/oncall.py)
             return True
@@ -160,7 +163,7 @@ class AccessRequestWorkflow:
                 return True
             s.approval_waited = waited + min(max(workflow.now() - started, timedelta(0)), step)
             draining = workflow.now()
-            await continue_as_new(s, self._out, self._refusals)
+            await continue_as_new(s, self._out, self._refusals, self._verifier.nonces)
             # A decision came in while publishing: act on it in this run (the time spent still counts).
             waited = s.approval_waited + max(workflow.now() - draining, timedelta(0))
 
@@ -235,7 +238,7 @@ class AccessRequestWorkflow:
             if s.extends_pending:
                 await self._apply_extensions()
             elif s.revoke_by is None and self._cont():
-                await continue_as_new(s, self._out, self._refusals)
+                await continue_as_new(s, self._out, self._refusals, self._verifier.nonces)
 
     def _remind(self) -> None:
         s = self._s
@@ -334,53 +337,53 @@ class AccessRequestWorkflow:
 
     async def _on_approve(self, raw: Any, strict: bool) -> StatusView:
         s = self._s
-        if (p := await self._judged(ApprovePayload, raw, "approve", strict, s.why_not_approve, "approver")) is not None:
-            approval = s.approve(p, workflow.now())
-            if p.break_glass:
-                detail = {"break_glass": True, "comment": p.comment}
-                self._out.event(approval.approver, "approve", reason=p.reason, detail=detail)
-            else:
-                self._out.event(approval.approver, "approve", reason=p.comment, detail={"comment": p.comment})
+        if (j := await self._judged(ApprovePayload, raw, "approve", strict, s.why_not_approve, "approver")) is not None:
+            p, v = j
+            approval = s.approve(p, workflow.now(), v)
+            detail = ({"break_glass": True} if p.break_glass else {}) | {"comment": p.comment, **marks(v)}
+            self._out.event(
+                approval.approver, "approve", reason=p.reason if p.break_glass else p.comment, detail=detail
+            )
             if not s.approved():
                 self._transition(TransitionKind.APPROVAL)
         return self._view()
 
     async def _on_reject(self, raw: Any, strict: bool) -> StatusView:
         s = self._s
-        if (p := await self._judged(RejectPayload, raw, "reject", strict, s.why_not_reject, "approver")) is not None:
-            self._out.event(s.reject(p), "reject", reason=p.reason)
+        if (j := await self._judged(RejectPayload, raw, "reject", strict, s.why_not_reject, "approver")) is not None:
+            self._out.event(s.reject(j[0]), "reject", reason=j[0].reason, detail=marks(j[1]))
         return self._view()
 
     async def _on_extend(self, raw: Any, strict: bool) -> StatusView:
         s = self._s
-        if (p := await self._judged(ExtendPayload, raw, "extend", strict, s.why_not_extend, "actor")) is not None:
+        if (j := await self._judged(ExtendPayload, raw, "extend", strict, s.why_not_extend, "actor")) is not None:
             old = s.extend()
             assert s.expires_at is not None
             detail = {"from": old.isoformat(), "to": s.expires_at.isoformat(), "extensions_used": s.extensions_used}
-            self._out.event(normalize_email(p.actor), "extend", detail=detail)
+            self._out.event(normalize_email(j[0].actor), "extend", detail={**detail, **marks(j[1])})
         return self._view()
 
     async def _on_revoke(self, raw: Any, strict: bool) -> StatusView:
         s = self._s
-        if (p := await self._judged(RevokePayload, raw, "revoke", strict, s.why_not_revoke, "actor")) is not None:
-            self._out.event(s.revoke(p), "revoke_request", reason=p.reason)
+        if (j := await self._judged(RevokePayload, raw, "revoke", strict, s.why_not_revoke, "actor")) is not None:
+            self._out.event(s.revoke(j[0]), "revoke_request", reason=j[0].reason, detail=marks(j[1]))
         return self._view()
 
     async def _judged(
         self, model: type[P], raw: Any, action: str, strict: bool, why_not: Callable[[P], str | None], actor: str
-    ) -> P | None:
-        """The payload when the message counts; None when it was refused (audited, and raised for an update)."""
+    ) -> tuple[P, Verdict | None] | None:
+        """The payload and its proof's verdict when it counts; None when refused (audited; raised for an update)."""
         p = parse(model, raw, action)
         if isinstance(p, str):
             who = raw.get(actor) if isinstance(raw, dict) else None
             self._refusals.refuse(action, str(who)[:320] if who else "unknown", p, strict)
             return None
         await workflow.wait_condition(lambda: self._s.decision is not None)
-        why = why_not(p)
+        why, verdict = await self._verifier.judge(p, action, getattr(p, actor), self._s.d.decisions, why_not)
         if why:
             self._refusals.refuse(action, getattr(p, actor), why, strict)
             return None
-        return p
+        return p, verdict
 
     @workflow.signal(name="approve")
     async def approve_signal(self, raw: Any = None) -> None:
@@ -414,8 +417,7 @@ class AccessRequestWorkflow:
     async def revoke_update(self, raw: Any = None) -> StatusView:
         return await self._on_revoke(raw, strict=True)
 
-    # Validators answer at once, before anything is written to history, by the handlers' own rules. They
-    # need the recorded policy decision; in the instant before it exists, the handler judges instead.
+    # Validators answer at once by the handlers' rules (the proof is the handler's), once the policy is decided.
 
     def _validate(self, model: type[P], raw: Any, action: str, why_not: Callable[[P], str | None]) -> None:
         p = parse(model, raw, action)

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
 CONTINUE_DRAIN_TIMEOUT = timedelta(minutes=1)
 
 
-async def continue_as_new(s: RequestState, outbox: Outbox, refusals: Refusals) -> None:
+async def continue_as_new(s: RequestState, outbox: Outbox, refusals: Refusals, nonces: list[str]) -> None:
     """Hand the whole state to a fresh run of the same workflow id, once every message handled so far is
     published: the history starts again near empty, and nothing of the request is lost. Returns (without
     continuing) when a decision arrived meanwhile, for the caller to act on first."""
@@ -47,14 +47,14 @@ async def continue_as_new(s: RequestState, outbox: Outbox, refusals: Refusals) -
         detail={"run": s.run + 1, "history_length": workflow.info().get_current_history_length()},
     )
     view = s.view(workflow.info().workflow_id)
-    carried = carry(s, outbox, refusals, workflow.now())
+    carried = carry(s, outbox, refusals, workflow.now(), nonces)
     workflow.continue_as_new(
         WorkflowInput(request_id=s.inp.request_id, spec=s.spec, submitted_at=s.inp.submitted_at, carried=carried),
         search_attributes=TypedSearchAttributes(search_attributes_for(view)),
     )
 
 
-def carry(s: RequestState, outbox: Outbox, refusals: Refusals, now: datetime) -> CarriedState:
+def carry(s: RequestState, outbox: Outbox, refusals: Refusals, now: datetime, nonces: list[str]) -> CarriedState:
     """Everything the next run needs; what the main loop acts on at once (pending decisions) is not carried:
     the run only continues when there is none."""
     return CarriedState(
@@ -76,6 +76,10 @@ def carry(s: RequestState, outbox: Outbox, refusals: Refusals, now: datetime) ->
         refusals=refusals.carried(),
         run=s.run + 1,
         escalated=s.escalated,
+        nonces=nonces,
+        human_required=s.human_required,
+        submitted_via=s.submitted_via,
+        submission_verified=s.submission_verified,
     )
 
 
@@ -97,4 +101,7 @@ def restore(inp: WorkflowInput, c: CarriedState) -> RequestState:
         carried_at=c.carried_at,
         run=c.run,
         escalated=list(c.escalated),
+        submitted_via=c.submitted_via,
+        submission_verified=c.submission_verified,
+        human_required=c.human_required,
     )

@@ -32,6 +32,9 @@ async def approve_if_on_call(s: RequestState, out: Outbox) -> bool:
     schedule = s.d.oncall_schedule
     if not schedule or s.d.approvals_required == 0:
         return False
+    if s.submission_verified is False and s.d.decisions == "enforce":
+        out.event("grantflow", "oncall_check", outcome="info", reason="unverified submission: humans approve")
+        return False
     requester, grantee = normalize_email(s.spec.requester), normalize_email(s.spec.grantee)
     if requester != grantee:
         out.event("grantflow", "oncall_check", outcome="info", reason="on behalf of another person: humans approve")

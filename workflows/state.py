@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         WorkflowInput,
     )
     from grantflow.domain.ops import ItemOp
+    from grantflow.domain.proofs import Verdict
 
 EXTEND_FAILED_REASON = "extension failed"
 
@@ -62,6 +63,11 @@ class RequestState:
     run: int = 1
     # Approvers added by escalation steps (workflows/escalation.py), judged as the decision's own.
     escalated: list[str] = field(default_factory=list)
+    # How the submission was proven (None: a history begun before verification), and whether an unproven
+    # submission to an automatic flow under `decisions: enforce` waits for a human approval.
+    submitted_via: str = ""
+    submission_verified: bool | None = None
+    human_required: bool = False
 
     @property
     def spec(self) -> RequestSpec:
@@ -80,11 +86,30 @@ class RequestState:
             return self.d
         return self.d.model_copy(update={"approvers": [*self.d.approvers, *self.escalated]})
 
+    def required(self) -> int:
+        """Approvals needed: the flow's, or one human approval for an unproven automatic submission."""
+        return max(self.d.approvals_required, 1 if self.human_required else 0)
+
     def approved(self) -> bool:
-        return (
-            any(a.break_glass or a.automatic for a in self.approvals)
-            or len(self.approvals) >= self.d.approvals_required
-        )
+        return any(a.break_glass or a.automatic for a in self.approvals) or len(self.approvals) >= self.required()
+
+    def submission(self, verdict: Verdict) -> None:
+        self.submitted_via, self.submission_verified = verdict.via, verdict.verified
+
+    def guard_submission(self) -> bool:
+        """Under `enforce`, an unproven submission to an automatic flow waits for a human approver of the flow
+        (the reason says so), or fails when the flow has none (True: the reason says why)."""
+        if self.submission_verified is not False or self.d.decisions != "enforce" or self.d.approvals_required:
+            return False
+        if not self.d.approvers:
+            self.reason = (
+                "unverified submission: this automatic flow accepts only requests made through grantflow "
+                "(Slack, MCP or a CLI holding the decision key), and it has no approver to ask instead"
+            )
+            return True
+        self.human_required = True
+        self.reason = "unverified submission (Temporal API): waiting for a human approval"
+        return False
 
     def decision_pending(self) -> bool:
         """A message that the main loop must act on (state that is not carried to a new run)."""
@@ -133,9 +158,11 @@ class RequestState:
 
     # --- what an accepted message changes ----------------------------------------------------------------
 
-    def approve(self, p: ApprovePayload, at: datetime) -> Approval:
+    def approve(self, p: ApprovePayload, at: datetime, verdict: Verdict | None = None) -> Approval:
         approver = policy.normalize_email(p.approver)
         approval = Approval(approver=approver, comment=p.comment or p.reason, at=at, break_glass=p.break_glass)
+        if verdict is not None:
+            approval.via, approval.verified = verdict.via, verdict.verified
         self.approvals.append(approval)
         return approval
 
@@ -214,7 +241,7 @@ class RequestState:
             flow_name=d.flow_name if d else "",
             approvers=[*d.approvers, *self.escalated] if d else [],
             approvals=self.approvals,
-            approvals_required=d.approvals_required if d else 0,
+            approvals_required=self.required() if d else 0,
             approval_channel=d.approval_channel if d else None,
             rejected_by=self.rejected_by,
             submitted_at=self.inp.submitted_at,
@@ -233,6 +260,8 @@ class RequestState:
             extension_offered=self.extension_offered,
             revoked_by=self.revoke_by,
             escalated_to=list(self.escalated),
+            submitted_via=self.submitted_via,
+            submission_verified=self.submission_verified,
         )
 
 
@@ -256,4 +285,7 @@ def summary_line(view: StatusView) -> str:
         line += f" until {view.expires_at:%Y-%m-%d %H:%M} UTC"
     if view.status_reason and view.status.is_final:
         line += f" ({view.status_reason})"
+    unverified = [a.approver for a in view.approvals if a.verified is False]
+    if unverified:
+        line += " · UNVERIFIED approval as " + ", ".join(unverified) + " (Temporal API)"
     return line

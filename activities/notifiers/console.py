@@ -29,9 +29,21 @@ def break_glass_messages(t: Transition) -> list[tuple[str, str]]:
     return out
 
 
+def unverified_messages(t: Transition) -> list[tuple[str, str]]:
+    """A decision that counted although no front door proved who made it: the approvers are told."""
+    v = t.status
+    out: list[tuple[str, str]] = []
+    for e in t.events:
+        decision = e.action in ("approve", "reject", "extend", "revoke_request") and e.actor != "grantflow"
+        if decision and e.outcome == "ok" and e.detail.get("verified") is False:
+            text = f"[{v.request_id}] UNVERIFIED {e.action} as {e.actor} via the Temporal API — unverified"
+            out += [(a, text) for a in v.approvers]
+    return out
+
+
 def messages(t: Transition) -> list[tuple[str, str]]:
     """(recipient, text) pairs for one transition: who would be told what."""
-    return break_glass_messages(t) + _lifecycle_messages(t)
+    return break_glass_messages(t) + unverified_messages(t) + _lifecycle_messages(t)
 
 
 def _lifecycle_messages(t: Transition) -> list[tuple[str, str]]:

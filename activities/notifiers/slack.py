@@ -98,6 +98,7 @@ class SlackNotifier:
             await self._notes(t, latest, refs)
             await self._break_glass_notes(t, refs)
             await self._escalation_notes(t, refs)
+            await self._unverified_notes(t, refs)
         people = set(self._owners(latest))
         if kinds & APPROVER_HOME_KINDS:
             people.update(latest.approvers)
@@ -174,14 +175,29 @@ class SlackNotifier:
         for event in t.events:
             if event.action != "approve" or event.outcome != "ok" or not event.detail.get("break_glass"):
                 continue
-            text = views.break_glass_note(event.actor, event.reason)
-            for parent_key, parent in list(refs.items()):
-                key = f"note:{event.key}:{parent_key}"
-                if not parent_key.startswith(("approver:", "channel:")) or key in refs:
-                    continue
+            await self._thread_notes(t, refs, event.key, views.break_glass_note(event.actor, event.reason))
+
+    async def _unverified_notes(self, t: Transition, refs: dict[str, SlackMessageRef]) -> None:
+        """Announce a decision that counts unverified (sent straight through Temporal, `decisions: audit`), or
+        that was refused for want of a valid proof, under each approver's copy and in the config's
+        `admin_channel`, as a break-glass approval is."""
+        for event in t.events:
+            if event.action not in views.UNVERIFIED_ACTIONS or event.actor == "grantflow":
+                continue
+            if event.outcome == "ok" and event.detail.get("verified") is False:
+                text = views.unverified_note(event.actor, event.action, t.status.request_id)
+            elif event.outcome == "refused" and event.reason.startswith(views.PROOF_REFUSALS):
+                text = views.unproven_refusal_note(event.actor, event.action, t.status.request_id, event.reason)
+            else:
+                continue
+            await self._thread_notes(t, refs, f"{event.key}:unverified", text)
+            key = f"admin:{event.key}"
+            channel = self.config.get().admin_channel
+            if channel and key not in refs:
+                body, blocks = views.announcement(text)
                 try:
                     resp = await self.web.chat_postMessage(
-                        channel=parent.channel, thread_ts=parent.ts, text=text, reply_broadcast=True
+                        channel=channel, text=body, blocks=blocks, unfurl_links=False
                     )
                     await self._remember(refs, t.status.request_id, key, resp)
                 except SlackApiError as exc:
@@ -213,6 +229,19 @@ class SlackNotifier:
                     await self._remember(refs, t.status.request_id, key, resp)
                 except SlackApiError as exc:
                     self._skip_or_raise(exc, key, t.status.request_id)
+
+    async def _thread_notes(self, t: Transition, refs: dict[str, SlackMessageRef], tag: str, text: str) -> None:
+        for parent_key, parent in list(refs.items()):
+            key = f"note:{tag}:{parent_key}"
+            if not parent_key.startswith(("approver:", "channel:")) or key in refs:
+                continue
+            try:
+                resp = await self.web.chat_postMessage(
+                    channel=parent.channel, thread_ts=parent.ts, text=text, reply_broadcast=True
+                )
+                await self._remember(refs, t.status.request_id, key, resp)
+            except SlackApiError as exc:
+                self._skip_or_raise(exc, key, t.status.request_id)
 
     async def _destination(self, email: str | None, channel: str | None) -> str | None:
         if channel:

@@ -44,17 +44,26 @@ def audit(
     except (SQLAlchemyError, StoreError, OSError) as exc:
         raise CliError(f"cannot read the audit trail at DATABASE_URL: {type(exc).__name__}: {exc}", code=1) from None
     if fmt == "json":
-        emit_json([e.model_dump(mode="json") for e in events])
+        emit_json([audit_export.as_json(e) for e in events])
     elif fmt in ("csv", "jsonl"):
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
         table = whole_table(
-            "at", "request", "actor", "action", "outcome", "reason", whole=("at", "request", "actor", "action")
+            "at",
+            "request",
+            "actor",
+            "action",
+            "outcome",
+            "via",
+            "verified",
+            "reason",
+            whole=("at", "request", "actor", "action"),
         )
         for e in events:
-            table.add_row(local(e.at), e.request_id, e.actor, e.action, e.outcome, e.reason)
+            row = (e.actor, e.action, e.outcome, audit_export.via(e), audit_export.verified(e), e.reason)
+            table.add_row(local(e.at), e.request_id, *row)
         print_table(table)
 
 

@@ -75,8 +75,13 @@ _NO_EXPIRY = {"FAILED", "REJECTED"}
 
 
 def approval_text(a: Approval) -> str:
-    """`bob@example.com at 2026-12-03 14:05 UTC (break-glass: reason)` — who approved, when and how."""
+    """`bob@example.com at 2026-12-03 14:05 UTC (slack)`: who approved, when and how; `(UNVERIFIED: Temporal
+    API)` for an unproven approval, `(break-glass)` and the comment when there are."""
     how = " (break-glass)" if a.break_glass else ""
+    if a.verified is False:
+        how += " (UNVERIFIED: Temporal API)" if a.via in ("", "temporal") else f" (UNVERIFIED: {a.via})"
+    elif a.verified:
+        how += f" ({a.via})"
     note = f': "{a.comment}"' if a.comment else ""
     return f"{a.approver} at {local(a.at)}{how}{note}"
 

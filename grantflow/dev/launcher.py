@@ -191,6 +191,17 @@ def ensure_encryption_keys(state_dir: Path) -> str:
     return generate_key_file(state_dir / "encryption.key")
 
 
+def ensure_decision_keys(state_dir: Path) -> str:
+    """GRANTFLOW_DECISION_KEYS, else a key generated once into .grantflow/decision.key (the CLI in another
+    terminal finds it there and signs its decisions: docs/security.md)."""
+    env = os.environ.get("GRANTFLOW_DECISION_KEYS")
+    if env:
+        return env
+    from grantflow.payloads.codec import generate_key_file
+
+    return generate_key_file(state_dir / "decision.key")
+
+
 def apply_dev_schedules(settings: Settings) -> None:
     """The reconciliation schedule, as `grantflow schedules apply` makes it; a failure only warns."""
     from grantflow.schedules import apply_schedules
@@ -213,6 +224,7 @@ def run_dev(slack: bool = True, postgres: bool = True) -> int:
     env = dict(os.environ)
     env["GRANTFLOW_STATE_DIR"] = str(state)
     env["GRANTFLOW_ENCRYPTION_KEYS"] = ensure_encryption_keys(state)
+    env["GRANTFLOW_DECISION_KEYS"] = ensure_decision_keys(state)
     children = Children()
     pg: Any = None
     try:

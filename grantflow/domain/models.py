@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from grantflow.domain.proofs import Proof
+
 
 class AccessStatus(StrEnum):
     PENDING_APPROVAL = "PENDING_APPROVAL"
@@ -102,6 +104,8 @@ class PolicyDecision(BaseModel):
     max_schedule_ahead_seconds: int = 14 * 24 * 3600
     # The flow's `auto_approve_if_oncall`: a request from the person on call for it is approved automatically.
     oncall_schedule: str | None = None
+    # `decisions:` of the flow (or the file): whether an unproven decision is refused or only marked.
+    decisions: Literal["enforce", "audit"] = "audit"
 
 
 class Approval(BaseModel):
@@ -111,6 +115,10 @@ class Approval(BaseModel):
     break_glass: bool = False
     # An approval grantflow made by a rule (on call for a schedule): it completes the quorum on its own.
     automatic: bool = False
+    # The front door that proved the decision (slack, mcp, cli), or "temporal" when none did; empty (and
+    # `verified` None) for approvals recorded before decisions were verified.
+    via: str = ""
+    verified: bool | None = None
 
 
 class GrantResult(BaseModel):
@@ -156,6 +164,9 @@ class StatusView(BaseModel):
     revoked_by: str | None = None
     # Approvers added by escalation steps (also in `approvers`), in the order they were added.
     escalated_to: list[str] = Field(default_factory=list)
+    # How the request was submitted (see Approval.via); empty for requests begun before verification.
+    submitted_via: str = ""
+    submission_verified: bool | None = None
 
 
 AuditOutcome = Literal["ok", "refused", "failed", "info"]
@@ -244,6 +255,12 @@ class CarriedState(BaseModel):
     refusals: list[RefusalWindow] = Field(default_factory=list)
     run: int = 1
     escalated: list[str] = Field(default_factory=list)
+    # Nonces of the decision proofs this request has accepted (a replayed proof is refused), and whether
+    # an unverified submission to an automatic flow waits for a human approval.
+    nonces: list[str] = Field(default_factory=list)
+    human_required: bool = False
+    submitted_via: str = ""
+    submission_verified: bool | None = None
 
 
 class WorkflowInput(BaseModel):
@@ -252,6 +269,8 @@ class WorkflowInput(BaseModel):
     submitted_at: datetime
     # Set only when a run continues as new; inputs without it (every first run, v0.1.0's) start afresh.
     carried: CarriedState | None = None
+    # The requester's front door's proof of the submission (action "request"); none when started otherwise.
+    proof: Proof | None = None
 
 
 # Signal / update payloads. Signals accept raw JSON and are validated inside the workflow so that a
@@ -264,20 +283,24 @@ class ApprovePayload(BaseModel):
     comment: str = Field(default="", max_length=3000)
     break_glass: bool = False
     reason: str = Field(default="", max_length=3000)
+    proof: Proof | None = None
 
 
 class RejectPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approver: str = Field(min_length=3, max_length=320)
     reason: str = Field(default="", max_length=3000)
+    proof: Proof | None = None
 
 
 class ExtendPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     actor: str = Field(min_length=3, max_length=320)
+    proof: Proof | None = None
 
 
 class RevokePayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     actor: str = Field(min_length=3, max_length=320)
     reason: str = Field(default="", max_length=3000)
+    proof: Proof | None = None

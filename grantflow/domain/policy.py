@@ -254,6 +254,7 @@ def _decide(cfg: GrantflowConfig, spec: RequestSpec) -> PolicyDecision:
         escalation=_escalation(cfg, flow, chosen.approvers, (requester, grantee)),
         oncall_schedule=flow.auto_approve_if_oncall,
         max_schedule_ahead_seconds=flow.max_schedule_ahead,
+        decisions=flow.decisions or cfg.decisions,
     )
 
 

@@ -165,7 +165,7 @@ class GrantflowMCP:
     async def client(self) -> GrantflowClient:
         async with self._lock:
             if self._client is None:
-                self._client = await GrantflowClient.connect(self.settings)
+                self._client = await GrantflowClient.connect(self.settings, via="mcp")
             return self._client
 
     def who(self, ctx: Context | None) -> str:

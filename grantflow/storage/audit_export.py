@@ -6,7 +6,8 @@ retention, and an export must work while Temporal is down.
 CSV is written for spreadsheets: UTF-8 with a byte-order mark (Excel otherwise guesses a legacy code
 page), CRLF line ends, every field quoted, and cells that a spreadsheet would run as a formula (`=`, `+`,
 `-`, `@`, tab, CR at the start: text typed by requesters) prefixed with an apostrophe, which is what
-spreadsheets themselves use to mark "this is text". JSON lines are the exact `AuditEvent`s.
+spreadsheets themselves use to mark "this is text". JSON lines are the `AuditEvent`s with `via` and
+`verified` lifted to the top (null when the event records no decision). Both have `via` and `verified` columns.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ CSV_FIELDS = [
     "reason",
     "comment",
     "break_glass",
+    "via",
+    "verified",
     "what",
     "detail",
 ]
@@ -65,9 +68,23 @@ def row(e: AuditEvent, what: dict[str, str]) -> dict[str, str]:
         "reason": e.reason,
         "comment": comment if isinstance(comment, str) else "",
         "break_glass": "yes" if e.detail.get("break_glass") else "",
+        "via": via(e),
+        "verified": verified(e),
         "what": what.get(e.request_id, ""),
         "detail": json.dumps(e.detail, sort_keys=True, default=str, ensure_ascii=False),
     }
+
+
+def via(e: AuditEvent) -> str:
+    """The front door a decision was proven to come from (`temporal`: none proved it); empty when not recorded."""
+    value = e.detail.get("via")
+    return value if isinstance(value, str) else ""
+
+
+def verified(e: AuditEvent) -> str:
+    """`yes`, `no` (the event says who decided, but no front door proved it), or empty when not a decision."""
+    value = e.detail.get("verified")
+    return "" if value is None else ("yes" if value is True else "no")
 
 
 def to_csv(events: list[AuditEvent], what: dict[str, str]) -> bytes:
@@ -79,5 +96,11 @@ def to_csv(events: list[AuditEvent], what: dict[str, str]) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
+def as_json(e: AuditEvent) -> dict[str, object]:
+    """One event as JSON, with its `via` and `verified` at the top (null when it records no decision)."""
+    value = e.detail.get("verified")
+    return {**e.model_dump(mode="json"), "via": via(e) or None, "verified": value if isinstance(value, bool) else None}
+
+
 def to_jsonl(events: list[AuditEvent]) -> bytes:
-    return "".join(e.model_dump_json() + "\n" for e in events).encode("utf-8")
+    return "".join(json.dumps(as_json(e), ensure_ascii=False) + "\n" for e in events).encode("utf-8")

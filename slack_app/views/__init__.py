@@ -19,6 +19,8 @@ from slack_app.views.blocks import (
 )
 from slack_app.views.home import home_view
 from slack_app.views.messages import (
+    PROOF_REFUSALS,
+    UNVERIFIED_ACTIONS,
     Audience,
     announcement,
     break_glass_note,
@@ -28,6 +30,8 @@ from slack_app.views.messages import (
     my_requests_message,
     note_text,
     request_message,
+    unproven_refusal_note,
+    unverified_note,
 )
 from slack_app.views.modals import (
     assist_modal,
@@ -44,6 +48,8 @@ from slack_app.views.modals import (
 __all__ = [
     "MAX_MESSAGE_TEXT",
     "MAX_METADATA",
+    "PROOF_REFUSALS",
+    "UNVERIFIED_ACTIONS",
     "Audience",
     "Block",
     "SurfaceKind",
@@ -71,5 +77,7 @@ __all__ = [
     "slack_date",
     "status_modal",
     "submitted_modal",
+    "unproven_refusal_note",
+    "unverified_note",
     "what",
 ]

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from grantflow.domain.durations import format_duration
-from grantflow.domain.models import AccessStatus, RequestSpec, StatusView
+from grantflow.domain.models import AccessStatus, Approval, RequestSpec, StatusView
 from slack_app import ids
 from slack_app.views.blocks import (
     AGAIN_STATUSES,
@@ -36,16 +36,23 @@ from slack_app.views.blocks import (
 )
 
 Audience = Literal["requester", "grantee", "approver", "channel"]
+# The front doors a decision can be proven to come from (grantflow/domain/proofs.py).
+DOORS = {"slack": "Slack", "mcp": "MCP", "cli": "the grantflow CLI", "temporal": "the Temporal API"}
+
+
+def approval_line(a: Approval, names: Mapping[str, str]) -> str:
+    """`Approved by Bob (Slack)`, or `Approved as Bob via the Temporal API — unverified`."""
+    note = " (break-glass)" if a.break_glass else ""
+    comment = f": {esc(a.comment)}" if a.comment else ""
+    if a.verified is False:
+        door = DOORS.get(a.via, DOORS["temporal"])
+        return f":warning: Approved as {who(a.approver, names)} via {door} — unverified{note}{comment}"
+    door = f" ({DOORS[a.via]})" if a.verified and a.via in DOORS else ""
+    return f":white_check_mark: Approved by {who(a.approver, names)}{door}{note}{comment}"
 
 
 def _outcome(v: StatusView, names: Mapping[str, str]) -> list[str]:
-    lines: list[str] = []
-    for a in v.approvals:
-        note = " (break-glass)" if a.break_glass else ""
-        lines.append(
-            f":white_check_mark: Approved by {who(a.approver, names)}{note}"
-            + (f": {esc(a.comment)}" if a.comment else "")
-        )
+    lines: list[str] = [approval_line(a, names) for a in v.approvals]
     if v.status == AccessStatus.PENDING_APPROVAL and v.approvals_required > len(v.approvals):
         lines.append(f"Approvals: {len(v.approvals)} of {v.approvals_required}")
         if v.approvers:
@@ -259,6 +266,29 @@ def escalation_note(v: StatusView, added: Sequence[str], after_seconds: int, nam
 def break_glass_note(actor: str, reason: str | None) -> str:
     """Told under each approver's copy: an admin bypassed the people the flow trusts, and why."""
     return esc(f":rotating_light: Break-glass approval by {actor}: {reason or 'no reason given'}")
+
+
+UNVERIFIED_ACTIONS = frozenset({"approve", "reject", "extend", "revoke_request"})
+UNVERIFIED_VERBS = {"approve": "approved", "reject": "rejected", "extend": "extended", "revoke_request": "revoked"}
+
+
+def unverified_note(actor: str, action: str, request_id: str) -> str:
+    """Told under each approver's copy and in the admin channel: a decision that counts although no front door
+    proved who made it (someone with Temporal access sent it in that person's name)."""
+    verb = UNVERIFIED_VERBS.get(action, action)
+    return esc(
+        f":warning: Unverified decision on {request_id}: {verb} as {actor} via the Temporal API — unverified "
+        "(no front door proved who sent it; see `grantflow audit`)"
+    )
+
+
+# How the workflow's refusals of an unproven or badly proven decision begin (grantflow/domain/proofs.py).
+PROOF_REFUSALS = ("unverified ", "bad proof", "stale proof")
+
+
+def unproven_refusal_note(actor: str, action: str, request_id: str, reason: str) -> str:
+    """Someone sent a decision in another person's name without a valid proof, and it was refused."""
+    return esc(f":no_entry: Refused on {request_id}: a {action} as {actor} that no front door proved — {reason}")
 
 
 def announcement(text: str) -> tuple[str, list[Block]]:

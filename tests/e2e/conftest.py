@@ -20,7 +20,7 @@ from grantflow.domain.config import ConfigSource
 from grantflow.settings import Settings
 from grantflow.storage.store import Store
 from grantflow.temporal import data_converter
-from tests.conftest import EXAMPLE_CONFIG, DevServer, venv_binary
+from tests.conftest import EXAMPLE_CONFIG, TEST_DECISION_KEYS, DevServer, venv_binary
 from worker import build_worker
 
 # A key for tests only: committed so that recorded histories replay in CI.
@@ -82,6 +82,7 @@ async def start_stack(
         "GRANTFLOW_CONFIG": str(config),
         "GRANTFLOW_STATE_DIR": str(state),
         "GRANTFLOW_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
+        "GRANTFLOW_DECISION_KEYS": TEST_DECISION_KEYS,
         **(extra_env or {}),
     }
     saved = {k: os.environ.get(k) for k in env}

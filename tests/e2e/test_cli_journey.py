@@ -1,9 +1,11 @@
 """The whole journey from the command line, against a real dev server and the real worker:
-request with `grantflow`, approve with `temporal workflow signal`, see the script's effect, revoke,
+request with `grantflow`, approve with `temporal workflow signal` (refused: the flow enforces verified
+decisions) and with `grantflow approve` (the CLI holds the decision key), see the script's effect, revoke,
 see it gone, read the audit trail; then replay the recorded histories."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -34,6 +36,15 @@ REQUEST = [
 ]
 
 
+async def wait_event(stack: Stack, rid: str, action: str, reason_start: str) -> dict:
+    for _ in range(100):
+        for e in await stack.cli_json("audit", "--request", rid):
+            if e["action"] == action and e["reason"].startswith(reason_start):
+                return dict(e)
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no {action} event starting {reason_start!r}")
+
+
 async def test_cli_journey_with_temporal_cli_signal(stack: Stack, tmp_path: Path) -> None:
     out = await stack.cli_json(*REQUEST)
     rid, wid = out["request_id"], out["workflow_id"]
@@ -56,8 +67,14 @@ async def test_cli_journey_with_temporal_cli_signal(stack: Stack, tmp_path: Path
         '{"approver": "bob@example.com", "comment": "fine"}',
     )
     assert ok.returncode == 0, ok.stderr
+    # The example's write flows are `decisions: enforce`: an approval nobody proved is refused, audited.
+    refusal = await wait_event(stack, rid, "approve", "unverified approve refused")
+    assert refusal["actor"] == "bob@example.com" and (await stack.cli_json("status", rid))["approvals"] == []
+    # The CLI holding the decision key (an operator door) proves it.
+    approved = await stack.cli("approve", rid, "--as", "bob@example.com", "--comment", "fine")
+    assert approved.returncode == 0, approved.stderr
     view = await stack.wait_status(rid, "ACTIVE")
-    assert view["approvals"][0]["approver"] == "bob@example.com"
+    assert [(a["approver"], a["via"], a["verified"]) for a in view["approvals"]] == [("bob@example.com", "cli", True)]
     marker = stack.state_dir / "reports" / "finance" / "alice@example.com.json"
     assert json.loads(marker.read_text())["permission"] == "write"
 

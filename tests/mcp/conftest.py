@@ -14,7 +14,7 @@ from grantflow.domain.models import Transition
 from grantflow.settings import Settings
 from grantflow.storage.store import Store
 from grantflow.temporal import data_converter
-from tests.conftest import TEST_CONFIG, DevServer
+from tests.conftest import TEST_CONFIG, TEST_DECISION_KEYS, DevServer
 from worker import build_worker
 
 
@@ -35,6 +35,7 @@ async def stack(dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory)
         "GRANTFLOW_TASK_QUEUE": f"mcp-{uuid.uuid4().hex[:8]}",
         "GRANTFLOW_STATE_DIR": str(state),
         "GRANTFLOW_ENCRYPTION_KEYS": "",
+        "GRANTFLOW_DECISION_KEYS": TEST_DECISION_KEYS,
     }
     settings = Settings(**env)  # type: ignore[arg-type]
     temporal = await TemporalClient.connect(dev_server.address, data_converter=data_converter(""))

@@ -82,6 +82,10 @@ async def test_request_status_revoke_over_stdio(stack: dict[str, str]) -> None:
         revoking = data(await client.call_tool("revoke_access", {"request_id": rid, "reason": "done"}))
         assert revoking["request_id"] == rid
         assert (await poll(client, rid, {"REVOKED"}))["status"] == "REVOKED"
+    # The MCP server holds the decision key: its submission and its revoke are proven to come from it.
+    events = {e.action: e for e in Store(stack["DATABASE_URL"]).audit(request_id=rid) if e.outcome == "ok"}
+    for action in ("request", "revoke_request"):
+        assert (events[action].detail["via"], events[action].detail["verified"]) == ("mcp", True), action
 
 
 async def test_not_allowed_is_refused_and_nothing_starts(stack: dict[str, str]) -> None:

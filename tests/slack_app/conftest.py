@@ -23,6 +23,7 @@ from activities.notifiers.slack import SlackNotifier
 from grantflow.client import GrantflowClient, NotFound
 from grantflow.domain.config import ConfigSource
 from grantflow.domain.models import StatusView
+from grantflow.domain.proofs import Signer
 from grantflow.settings import Settings
 from grantflow.storage.store import Store
 from grantflow.temporal import connect
@@ -30,7 +31,7 @@ from slack_app.app import build_app
 from slack_app.refs import ensure_tables
 from slack_app.server import EVENTS_PATH, web_app
 from slack_app.web import make_web_client
-from tests.conftest import DevServer, free_port
+from tests.conftest import TEST_DECISION_KEYS, DevServer, free_port
 from tests.slack_app.fake_slack import Call, FakeSlack
 
 SECRET = "test-signing-secret"
@@ -356,6 +357,7 @@ async def slack_stack(
         GRANTFLOW_CONFIG=str(config_file),
         SLACK_BOT_TOKEN="xoxb-test",
         SLACK_SIGNING_SECRET=SECRET,
+        GRANTFLOW_DECISION_KEYS=TEST_DECISION_KEYS,
         SLACK_API_URL=fake.api_url,
         **extra_settings,
     )
@@ -367,7 +369,9 @@ async def slack_stack(
     store.create_all()
     notifier = SlackNotifier.from_settings(settings, store, config)
     worker = build_worker(temporal, settings, config=config, store=store, notifier=notifier)
-    client = GrantflowClient(temporal, config, store, settings.task_queue)
+    client = GrantflowClient(
+        temporal, config, store, settings.task_queue, signer=Signer(settings.decision_key_map(), "slack")
+    )
     ensure_tables(store)
     runner = web.AppRunner(web_app(build_app(settings, client, web=make_web_client(settings))))
     await runner.setup()

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from grantflow.domain.models import RequestSpec, WorkflowInput
+from grantflow.domain.proofs import Signer, parse_keys
+from tests.conftest import TEST_DECISION_KEYS
 from tests.workflows.conftest import Harness, settle
 
 ScenarioFn = Callable[[Harness], Awaitable[str]]
@@ -670,5 +672,116 @@ async def escalated_then_approved(h: Harness) -> str:
         await h.client.approve(rid, "erin@example.com", "escalated to me")
         await settle(h, rid, {"ACTIVE"})
         await settle(h, rid, {"EXPIRED"}, max_skip=3 * 3600)
+        await h.env.client.get_workflow_handle(f"access-request-{rid}").result()
+    return rid
+
+
+# --- verified decisions: proofs checked by a local activity (time-skipping server) ---------------------
+
+DECISION_KEYS_ENV = {"GRANTFLOW_DECISION_KEYS": TEST_DECISION_KEYS}
+
+
+def signing(h: Harness, via: str = "cli") -> Signer:
+    """The harness's client signs as a front door holding the test decision key (the worker verifies with it)."""
+    h.client.signer = Signer(parse_keys(TEST_DECISION_KEYS), via)  # type: ignore[arg-type]
+    return h.client.signer
+
+
+@scenario(
+    "verified_and_unverified_approvals",
+    "write flow (2 approvals, decisions: audit), submitted with a proof: a raw approve signal counts marked "
+    "unverified, an approve with a bad mac is refused, a proven approve (update) makes it ACTIVE; revoked by "
+    "a raw signal (an unverified revoke always counts)",
+    env=DECISION_KEYS_ENV,
+    since="0.3.0",
+)
+async def verified_and_unverified_approvals(h: Harness) -> str:
+    signer = signing(h)
+    rid = await submit(h, spec(h, permission="write"))
+    await signal(h, rid, "approve", {"approver": "bob@example.com"})
+    await until(h, rid, lambda v: len(v["approvals"]) == 1, "one approval")
+    forged = signer.sign(f"access-request-{rid}", "approve", "carol@example.com", datetime.now(UTC))
+    bad = {"approver": "carol@example.com", "proof": forged.model_copy(update={"mac": "0" * 64}).model_dump()}
+    await signal(h, rid, "approve", bad)
+    await audited(h, rid, "approve", "refused")
+    await h.client.approve(rid, "carol@example.com")
+    await settle(h, rid, {"ACTIVE"})
+    await signal(h, rid, "revoke", {"actor": "alice@example.com", "reason": "done"})
+    await settle(h, rid, {"REVOKED"})
+    return rid
+
+
+@scenario(
+    "replayed_proof_refused",
+    "read flow with proofs everywhere: approved (update), extended (update); the same extend payload sent again "
+    "as a signal is refused (its nonce was used); revoked (update)",
+    env=DECISION_KEYS_ENV,
+    since="0.3.0",
+)
+async def replayed_proof_refused(h: Harness) -> str:
+    signer = signing(h)
+    rid = await submit(h, spec(h))
+    await h.client.approve(rid, "bob@example.com")
+    await settle(h, rid, {"ACTIVE"})
+    proof = signer.sign(f"access-request-{rid}", "extend", "alice@example.com", datetime.now(UTC))
+    extend = {"actor": "alice@example.com", "proof": proof.model_dump()}
+    await h.env.client.get_workflow_handle(f"access-request-{rid}").execute_update("extend", extend)
+    await signal(h, rid, "extend", extend)
+    await audited(h, rid, "extend", "refused")
+    await h.client.revoke(rid, "alice@example.com", "done")
+    await settle(h, rid, {"REVOKED"})
+    return rid
+
+
+@scenario(
+    "unverified_start_waits_for_a_human",
+    "an automatic flow under decisions: enforce, started straight through Temporal (no proof): not approved "
+    "automatically, waits for a human approver; approved with a proof, ACTIVE, revoked",
+    env=DECISION_KEYS_ENV,
+    since="0.3.0",
+)
+async def unverified_start_waits_for_a_human(h: Harness) -> str:
+    import yaml
+
+    from grantflow.domain.config import ConfigSource
+    from grantflow.settings import Settings
+    from tests.conftest import TEST_CONFIG
+    from worker import build_worker
+
+    data = yaml.safe_load(TEST_CONFIG.read_text())
+    auto = next(f for f in data["access_flows"] if f["id"] == "auto-gamma")
+    auto.update(decisions="enforce", approvers=["group:approvers"])
+    folder = h.state_dir.parent / "enforce"
+    folder.mkdir(exist_ok=True)
+    (folder / "scripts").symlink_to(TEST_CONFIG.parent / "scripts")
+    config = folder / "grantflow.yml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    await h.worker.shutdown()
+    settings = Settings(
+        GRANTFLOW_TASK_QUEUE=h.worker.task_queue, GRANTFLOW_STATE_DIR=str(h.state_dir), GRANTFLOW_CONFIG=str(config)
+    )
+    enforcing = build_worker(h.env.client, settings, config=ConfigSource(config), store=h.store, notifier=h.notifier)
+    signing(h)
+    s = h.client.build_spec(
+        requester="erin@example.com",
+        integration="files",
+        resource_type="folder",
+        resources=["gamma"],
+        permission="read",
+        duration="2h",
+    )
+    rid = "unverified01"
+    async with enforcing:
+        await h.env.client.start_workflow(
+            "AccessRequestWorkflow",
+            WorkflowInput(request_id=rid, spec=s, submitted_at=datetime.now(UTC)),
+            id=f"access-request-{rid}",
+            task_queue=h.worker.task_queue,
+        )
+        await until(h, rid, lambda v: v["approvals_required"] == 1, "waiting for a human")
+        await h.client.approve(rid, "bob@example.com")
+        await settle(h, rid, {"ACTIVE"})
+        await h.client.revoke(rid, "erin@example.com", "done")
+        await settle(h, rid, {"REVOKED"})
         await h.env.client.get_workflow_handle(f"access-request-{rid}").result()
     return rid

@@ -242,6 +242,8 @@ class AccessFlow(_Strict):
     max_schedule_ahead: int = 14 * 24 * 3600
     # A schedule of `oncall:`: a request from the person on call for it is approved automatically.
     auto_approve_if_oncall: str | None = None
+    # Overrides the file's `decisions:` for this flow.
+    decisions: Literal["enforce", "audit"] | None = None
 
     _durations = field_validator(
         "max_duration", "default_duration", "approval_reminder", "max_schedule_ahead", mode="before"
@@ -257,6 +259,9 @@ class GrantflowConfig(_Strict):
     admins: list[str] = Field(default_factory=list)
     slack: SlackOptions = Field(default_factory=SlackOptions)
     admin_channel: str | None = None  # where reconciliation reports drift (Slack channel); else the log
+    # `enforce`: a decision without a valid proof from a front door is refused; `audit`: it counts, marked
+    # "unverified (Temporal API)" and announced (docs/security.md). Revokes always count.
+    decisions: Literal["enforce", "audit"] = "audit"
     groups: dict[str, list[str]] = Field(default_factory=dict)
     oncall: dict[str, OncallSchedule] = Field(default_factory=dict)
     integrations: list[Integration] = Field(default_factory=list)
