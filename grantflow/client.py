@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -36,6 +36,7 @@ from grantflow.settings import Settings
 from grantflow.storage.store import Store
 from grantflow.storage.vault import SecretVault
 from workflows.access_request import AccessRequestWorkflow, summary_line
+from workflows.ending import REQUEST_FAILED_TYPE
 
 # An update of the workflow, by reference: `AccessRequestWorkflow.approve_update` etc.
 Update = UpdateMethodMultiParam[[AccessRequestWorkflow, Any], Coroutine[Any, Any, StatusView]]
@@ -49,10 +50,23 @@ __all__ = [
     "Refused",
     "Submitted",
     "check_person",
+    "final_view",
     "new_request_id",
     "request_id_from",
     "workflow_id_for",
 ]
+
+
+async def final_view(handle: WorkflowHandle[Any, Any]) -> StatusView:
+    """Wait for a request's workflow to close and return its final view: the result, or, for a FAILED
+    request (whose workflow fails with the reason, docs/contract.md), the view its failure carries."""
+    try:
+        return StatusView.model_validate(await handle.result())
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == REQUEST_FAILED_TYPE and cause.details:
+            return StatusView.model_validate(cause.details[0])
+        raise
 
 
 class GrantflowError(Exception):
@@ -347,6 +361,10 @@ class GrantflowClient:
             self.store.append_audit, [_client_event(view.request_id, who, "details", "", outcome="ok")]
         )
         return out
+
+    async def result(self, request_id: str) -> StatusView:
+        """Wait until the request has ended (any of the final statuses, FAILED included) and return its view."""
+        return await final_view(self._handle(request_id))
 
     async def wait_for(
         self, request_id: str, statuses: set[AccessStatus], timeout: float = 30.0, interval: float = 0.2
