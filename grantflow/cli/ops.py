@@ -94,13 +94,19 @@ def codec_server(
     port: Annotated[int, typer.Option()] = 8081,
     ui_origin: Annotated[list[str] | None, typer.Option("--ui-origin", help="Web UI origin allowed by CORS.")] = None,
 ) -> None:
-    """Serve /encode and /decode for the Temporal Web UI and CLI (keys from GRANTFLOW_ENCRYPTION_KEYS)."""
+    """Serve /encode and /decode for the Temporal Web UI and CLI (keys from GRANTFLOW_ENCRYPTION_KEYS, else the
+    key `grantflow dev` generated into .grantflow/, like every other command)."""
     from grantflow.observability.logs import configure_logging
+    from grantflow.payloads.codec import EncryptionCodec, parse_keys
     from grantflow.payloads.codec_server import DEFAULT_UI_ORIGIN, serve
 
     configure_logging()
+    keys = Settings().encryption_keys
+    if not keys:
+        raise _fail("no encryption keys: set GRANTFLOW_ENCRYPTION_KEYS (or run `grantflow dev` once)", 2)
     try:
-        asyncio.run(serve(host, port, ui_origin=ui_origin or [DEFAULT_UI_ORIGIN]))
+        codec = EncryptionCodec(parse_keys(keys))
+        asyncio.run(serve(host, port, codec=codec, ui_origin=ui_origin or [DEFAULT_UI_ORIGIN]))
     except KeyboardInterrupt:
         return
     except (ValueError, OSError) as exc:
