@@ -1,4 +1,4 @@
-"""Operator commands: `grantflow schedules apply`, `grantflow reconcile`, `grantflow codec-server`.
+"""Operator commands: `grantflow schedules apply`, `reconcile`, `codec-server`, `ui-links`.
 
 Registered on the main app by `register(app)` (grantflow/cli/app.py); imports no other command module.
 """
@@ -113,9 +113,29 @@ def codec_server(
         raise _fail(str(exc), 1) from None
 
 
+def ui_links(json_: Annotated[bool, typer.Option("--json", help="Print JSON: view → link.")] = False) -> None:
+    """Web UI links for the ready-made views (pending approval, active now, expiring in the next hour, failed
+    today), with the current time filled in (TEMPORAL_UI_URL, TEMPORAL_NAMESPACE)."""
+    from datetime import UTC, datetime
+
+    from grantflow.domain.ui_views import ui_link, views
+
+    settings = Settings()
+    links = {
+        name: ui_link(settings.temporal_ui_url, settings.temporal_namespace, query)
+        for name, query in views(datetime.now(UTC)).items()
+    }
+    if json_:
+        sys.stdout.write(json.dumps(links, indent=2) + "\n")
+        return
+    for name, link in links.items():
+        sys.stdout.write(f"{name}: {link}\n")
+
+
 def register(app: typer.Typer) -> None:
     schedules = typer.Typer(help="Temporal Schedules grantflow owns.", no_args_is_help=True)
     schedules.command("apply")(schedules_apply)
     app.add_typer(schedules, name="schedules")
     app.command("reconcile")(reconcile)
     app.command("codec-server")(codec_server)
+    app.command("ui-links")(ui_links)

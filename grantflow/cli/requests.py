@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from grantflow.cli.common import AsOpt, CliError, JsonOpt, emit_json, local, out, print_status, run
+from grantflow.cli.common import AsOpt, CliError, JsonOpt, emit_json, list_link, local, out, print_status, run
 from grantflow.client import GrantflowClient
 from grantflow.domain.models import FINAL_STATUSES, AccessStatus, StatusView
 
@@ -164,6 +164,7 @@ def list_(
             local(v.expires_at),
         )
     out.print(table)
+    out.print(f"Web UI: {list_link(as_, status_)}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
