@@ -187,6 +187,8 @@ def ensure_encryption_keys(state_dir: Path) -> str:
 def start_codec_server(children: Children, settings: Settings, env: dict[str, str], ui_origins: list[str]) -> str:
     """`grantflow codec-server` with the stack's key on loopback, CORS for the UI's origins; its URL."""
     port = settings.codec_port
+    if is_listening(f"127.0.0.1:{port}"):
+        raise RuntimeError(f"the codec server's port {port} is taken: set GRANTFLOW_CODEC_PORT to a free port")
     cmd = [str(Path(sys.executable).parent / "grantflow"), "codec-server", "--port", str(port)]
     for origin in ui_origins:
         cmd += ["--ui-origin", origin]
