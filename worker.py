@@ -126,7 +126,21 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
-    asyncio.run(run_worker(Settings()))
+    from pydantic import ValidationError
+
+    from grantflow.settings import settings_problem
+    from grantflow.temporal import TemporalUnavailable
+
+    try:
+        asyncio.run(run_worker(Settings()))
+    except ValidationError as exc:
+        sys.stderr.write(f"worker: error: {settings_problem(exc)}\n")
+        sys.stderr.flush()
+        os._exit(2)
+    except TemporalUnavailable as exc:
+        sys.stderr.write(f"worker: error: {exc}\n")
+        sys.stderr.flush()
+        os._exit(1)
     # Skip interpreter teardown, which the Temporal runtime's threads can abort (temporalio/sdk-python#300).
     sys.stdout.flush()
     sys.stderr.flush()

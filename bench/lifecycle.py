@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from bench.floor import FLOOR_WORKFLOW
 from bench.stack import BENCH_APPROVER, BENCH_REQUESTER
-from grantflow.client import GrantflowClient
+from grantflow.client import GrantflowClient, final_view
 from grantflow.domain.models import StatusView
 
 
@@ -100,7 +100,7 @@ async def run_grantflow(gf: GrantflowClient, n: int, duration: int, concurrency:
             handle = gf.temporal.get_workflow_handle(sub.workflow_id, result_type=StatusView)
             approved_at[sub.request_id] = time.time()
             await handle.signal("approve", {"approver": BENCH_APPROVER})
-        views[sub.request_id] = await handle.result()
+        views[sub.request_id] = await final_view(handle)
         sample.append(sub.workflow_id)
 
     started = time.time()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -35,6 +34,16 @@ from grantflow.domain.models import (
 )
 from grantflow.domain.proofs import Proof, Signer, Via, spec_digest
 from grantflow.domain.search_attributes import initial_search_attributes
+from grantflow.outcomes import (
+    BadRequest,
+    GrantflowError,
+    NotFound,
+    Refused,
+    Submitted,
+    _client_event,
+    check_person,
+    final_view,
+)
 from grantflow.settings import Settings
 from grantflow.storage.store import Store
 from grantflow.storage.vault import SecretVault
@@ -53,72 +62,11 @@ __all__ = [
     "Refused",
     "Submitted",
     "check_person",
+    "final_view",
     "new_request_id",
     "request_id_from",
     "workflow_id_for",
 ]
-
-
-class GrantflowError(Exception):
-    """An error meant for the person at the front door (one line, no stack trace). `field` names the
-    request field it is about, when it is about one (see grantflow.requests.Field)."""
-
-    def __init__(self, message: str, field: requests.Field | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-class BadRequest(GrantflowError):
-    pass
-
-
-class NotFound(GrantflowError):
-    pass
-
-
-class Refused(GrantflowError):
-    pass
-
-
-def check_person(email: str | None) -> str:
-    """A person's email as typed at a front door, checked by the one email rule (BadRequest when it fails)."""
-    try:
-        return requests.check_person(email, "requester")
-    except requests.SpecError as exc:
-        raise BadRequest(str(exc)) from None
-
-
-@dataclass(frozen=True)
-class Submitted:
-    request_id: str
-    workflow_id: str
-    existing: bool = False
-    # Sentences about resources that could not be checked at submission (shown with the request).
-    notes: tuple[str, ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"request_id": self.request_id, "workflow_id": self.workflow_id}
-        return out | ({"unchecked": list(self.notes)} if self.notes else {})
-
-
-def _client_event(
-    request_id: str,
-    actor: str,
-    action: str,
-    reason: str,
-    outcome: str = "refused",
-    detail: dict[str, Any] | None = None,
-) -> AuditEvent:
-    return AuditEvent(
-        key=f"client:{secrets.token_hex(12)}",
-        request_id=request_id,
-        at=datetime.now(UTC),
-        actor=actor or "unknown",
-        action=action,
-        outcome=outcome,  # type: ignore[arg-type]
-        reason=reason,
-        detail=detail or {},
-    )
 
 
 class GrantflowClient:
@@ -405,6 +353,10 @@ class GrantflowClient:
             self.store.append_audit, [_client_event(view.request_id, who, "details", "", outcome="ok")]
         )
         return out
+
+    async def result(self, request_id: str) -> StatusView:
+        """Wait until the request has ended (any of the final statuses, FAILED included) and return its view."""
+        return await final_view(self._handle(request_id))
 
     async def wait_for(
         self, request_id: str, statuses: set[AccessStatus], timeout: float = 30.0, interval: float = 0.2

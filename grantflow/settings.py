@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +31,43 @@ class Settings(BaseSettings):
     max_cached_workflows: int = Field(500, validation_alias="GRANTFLOW_MAX_CACHED_WORKFLOWS")
     # How long the Slack app trusts what users.info said about a person (email, deactivated, guest).
     slack_identity_ttl: int = Field(600, validation_alias="GRANTFLOW_SLACK_IDENTITY_TTL", ge=0)
+    # The Temporal Web UI (links printed by `grantflow list`, docs/operators.md) and the dev codec server.
+    temporal_ui_url: str = Field("http://localhost:8233", validation_alias="TEMPORAL_UI_URL")
+    codec_port: int = Field(8081, validation_alias="GRANTFLOW_CODEC_PORT")
+    # Connection security to Temporal (grantflow.temporal.connect, docs/deploy.md): mTLS to a self-hosted
+    # cluster (PEM files), or an API key (Temporal Cloud; TLS with the system's roots).
+    temporal_tls_cert: Path | None = Field(None, validation_alias="TEMPORAL_TLS_CERT")
+    temporal_tls_key: Path | None = Field(None, validation_alias="TEMPORAL_TLS_KEY")
+    temporal_tls_ca: Path | None = Field(None, validation_alias="TEMPORAL_TLS_CA")
+    temporal_tls_server_name: str | None = Field(None, validation_alias="TEMPORAL_TLS_SERVER_NAME")
+    temporal_api_key: str | None = Field(None, validation_alias="TEMPORAL_API_KEY", repr=False)
+
+    @field_validator("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca", mode="before")
+    @classmethod
+    def _readable_file(cls, value: Any) -> Any:
+        """A PEM file that exists and can be read (checked at start, so a typo is one line, not a TLS error)."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        path = Path(str(value)).expanduser()
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
+        return path
+
+    @field_validator("temporal_tls_server_name", "temporal_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (the client certificate and its key)")
+        return self
 
     @field_validator("slack_identity_ttl", mode="before")
     @classmethod
@@ -68,3 +105,12 @@ class Settings(BaseSettings):
 
 def load_settings() -> Settings:
     return Settings()
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """One line for a ValidationError from Settings: the variable and what is wrong with it."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return (f"{where}: {message}" if where else message) + more

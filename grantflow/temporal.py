@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
 
 from grantflow.domain.search_attributes import INDEXED_VALUE_TYPES, SEARCH_ATTRIBUTES
 from grantflow.settings import Settings
 
-__all__ = ["SEARCH_ATTRIBUTES", "TemporalUnavailable", "connect", "data_converter", "register_search_attributes"]
+__all__ = [
+    "SEARCH_ATTRIBUTES",
+    "TemporalUnavailable",
+    "connect",
+    "data_converter",
+    "register_search_attributes",
+    "tls_config",
+]
 
 
 def data_converter(encryption_keys: str | None = None) -> DataConverter:
@@ -49,15 +58,38 @@ class TemporalUnavailable(Exception):
     pass
 
 
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """The connection's TLS from the settings: mTLS (and/or a private CA, a server name) from the
+    TEMPORAL_TLS_* files; with only TEMPORAL_API_KEY, TLS with the system's roots (Temporal Cloud); else none."""
+
+    def read(path: Path | None) -> bytes | None:
+        return path.read_bytes() if path is not None else None
+
+    if settings.temporal_tls_cert or settings.temporal_tls_ca or settings.temporal_tls_server_name:
+        return TLSConfig(
+            server_root_ca_cert=read(settings.temporal_tls_ca),
+            domain=settings.temporal_tls_server_name,
+            client_cert=read(settings.temporal_tls_cert),
+            client_private_key=read(settings.temporal_tls_key),
+        )
+    return settings.temporal_api_key is not None
+
+
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """The one way every process (worker, CLI, Slack app, MCP server, dev launcher) connects to Temporal."""
+    tls = tls_config(settings)
     try:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
             data_converter=data_converter(settings.encryption_keys),
             runtime=runtime,
+            tls=tls,
+            api_key=settings.temporal_api_key,
         )
     except RuntimeError as exc:
+        how = " over TLS (TEMPORAL_TLS_*, TEMPORAL_API_KEY)" if tls else ""
+        hint = "check the certificates and that the server speaks TLS" if tls else "start it with `grantflow dev`"
         raise TemporalUnavailable(
-            f"cannot reach Temporal at {settings.temporal_address} ({exc}); start it with `grantflow dev`"
+            f"cannot reach Temporal at {settings.temporal_address}{how} ({exc}); {hint}"
         ) from None

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
 
     # The helpers beside this module keep no module state: passed through, a new run does not re-import them.
     from workflows.carry import continue_as_new, restore
+    from workflows.ending import end
     from workflows.escalation import escalate, next_wait
     from workflows.items import EXTEND_RETRY, GRANT_RETRY, REVOKE_RETRY, call_item, cause
     from workflows.oncall import approve_if_on_call
@@ -114,7 +115,7 @@ class AccessRequestWorkflow:
         self._out.closing = True
         await publisher
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._view()
+        return end(self._view())
 
     async def _await_approval(self) -> bool:
         """True when approved; otherwise the request has ended (rejected, withdrawn, timed out)."""

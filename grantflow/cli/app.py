@@ -10,9 +10,11 @@ import sys
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from grantflow.cli import assist, audit, config, ops, policy, processes, requests
 from grantflow.cli.common import CliError
+from grantflow.settings import settings_problem
 
 try:  # typer >= 0.16 vendors click; its exceptions are what it raises
     from typer._click import exceptions as _click_exceptions  # type: ignore[import-not-found,unused-ignore]
@@ -85,6 +87,9 @@ def _dispatch(argv: list[str] | None) -> int:
     except CliError as exc:
         sys.stderr.write(f"grantflow: error: {exc}\n")
         return exc.code
+    except ValidationError as exc:  # the environment's settings (grantflow.settings.Settings)
+        sys.stderr.write(f"grantflow: error: {settings_problem(exc)}\n")
+        return 2
     except typer.Abort:
         sys.stderr.write("grantflow: aborted\n")
         return 130

@@ -140,5 +140,15 @@ def print_table(table: Table) -> None:
     Console(highlight=False, soft_wrap=True, width=needed).print(table)
 
 
+def list_link(person: str | None, status: str | None) -> str:
+    """The Web UI link showing what `grantflow list` shows (TEMPORAL_UI_URL, TEMPORAL_NAMESPACE)."""
+    from grantflow.domain.policy import normalize_email
+    from grantflow.domain.ui_views import list_query, ui_link
+
+    settings = Settings()
+    query = list_query(normalize_email(person) if person else None, status)
+    return ui_link(settings.temporal_ui_url, settings.temporal_namespace, query)
+
+
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

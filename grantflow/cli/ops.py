@@ -1,4 +1,4 @@
-"""Operator commands: `grantflow schedules apply`, `grantflow reconcile`, `grantflow codec-server`.
+"""Operator commands: `grantflow schedules apply`, `reconcile`, `codec-server`, `ui-links`.
 
 Registered on the main app by `register(app)` (grantflow/cli/app.py); imports no other command module.
 """
@@ -94,17 +94,42 @@ def codec_server(
     port: Annotated[int, typer.Option()] = 8081,
     ui_origin: Annotated[list[str] | None, typer.Option("--ui-origin", help="Web UI origin allowed by CORS.")] = None,
 ) -> None:
-    """Serve /encode and /decode for the Temporal Web UI and CLI (keys from GRANTFLOW_ENCRYPTION_KEYS)."""
+    """Serve /encode and /decode for the Temporal Web UI and CLI (keys from GRANTFLOW_ENCRYPTION_KEYS, else the
+    key `grantflow dev` generated into .grantflow/, like every other command)."""
     from grantflow.observability.logs import configure_logging
+    from grantflow.payloads.codec import EncryptionCodec, parse_keys
     from grantflow.payloads.codec_server import DEFAULT_UI_ORIGIN, serve
 
     configure_logging()
+    keys = Settings().encryption_keys
+    if not keys:
+        raise _fail("no encryption keys: set GRANTFLOW_ENCRYPTION_KEYS (or run `grantflow dev` once)", 2)
     try:
-        asyncio.run(serve(host, port, ui_origin=ui_origin or [DEFAULT_UI_ORIGIN]))
+        codec = EncryptionCodec(parse_keys(keys))
+        asyncio.run(serve(host, port, codec=codec, ui_origin=ui_origin or [DEFAULT_UI_ORIGIN]))
     except KeyboardInterrupt:
         return
     except (ValueError, OSError) as exc:
         raise _fail(str(exc), 1) from None
+
+
+def ui_links(json_: Annotated[bool, typer.Option("--json", help="Print JSON: view → link.")] = False) -> None:
+    """Web UI links for the ready-made views (pending approval, active now, expiring in the next hour, failed
+    today), with the current time filled in (TEMPORAL_UI_URL, TEMPORAL_NAMESPACE)."""
+    from datetime import UTC, datetime
+
+    from grantflow.domain.ui_views import ui_link, views
+
+    settings = Settings()
+    links = {
+        name: ui_link(settings.temporal_ui_url, settings.temporal_namespace, query)
+        for name, query in views(datetime.now(UTC)).items()
+    }
+    if json_:
+        sys.stdout.write(json.dumps(links, indent=2) + "\n")
+        return
+    for name, link in links.items():
+        sys.stdout.write(f"{name}: {link}\n")
 
 
 def register(app: typer.Typer) -> None:
@@ -113,3 +138,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(schedules, name="schedules")
     app.command("reconcile")(reconcile)
     app.command("codec-server")(codec_server)
+    app.command("ui-links")(ui_links)

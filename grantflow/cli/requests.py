@@ -13,6 +13,7 @@ from grantflow.cli.common import (
     IdArg,
     JsonOpt,
     emit_json,
+    list_link,
     local,
     out,
     print_status,
@@ -252,6 +253,7 @@ def list_(
             local(v.expires_at),
         )
     print_table(table)
+    out.print(f"Web UI: {list_link(as_, status_)}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,8 +1,9 @@
 """`grantflow dev`: the whole stack on embedded defaults, no Docker.
 
 Temporal dev server (SQLite under .grantflow/, Web UI on :8233, search attributes registered) — or the one
-already listening on TEMPORAL_ADDRESS — the demo PostgreSQL, the worker and the Slack app, each a child
-process. Ctrl-C stops them all, newest first.
+already listening on TEMPORAL_ADDRESS — the codec server (the stack's key, on 127.0.0.1:GRANTFLOW_CODEC_PORT,
+set as the Web UI's codec endpoint, so the UI shows plain text), the demo PostgreSQL, the worker and the
+Slack app, each a child process. Ctrl-C stops them all, newest first.
 """
 
 from __future__ import annotations
@@ -67,8 +68,15 @@ def is_listening(address: str, timeout: float = 0.5) -> bool:
 
 
 def temporal_dev_command(
-    db_file: Path, port: int, ui_port: int, ip: str = "127.0.0.1", headless: bool = False
+    db_file: Path,
+    port: int,
+    ui_port: int,
+    ip: str = "127.0.0.1",
+    headless: bool = False,
+    codec_endpoint: str | None = None,
 ) -> list[str]:
+    """`temporal server start-dev` on a SQLite file with the contract's search attributes; with
+    `codec_endpoint`, the Web UI decodes payloads through that codec server (`--ui-codec-endpoint`)."""
     cmd = [
         temporal_binary(),
         "server",
@@ -83,6 +91,8 @@ def temporal_dev_command(
         "warn",
     ]
     cmd += ["--headless"] if headless else ["--ui-port", str(ui_port)]
+    if codec_endpoint and not headless:
+        cmd += ["--ui-codec-endpoint", codec_endpoint]
     for name, kind in SEARCH_ATTRIBUTES.items():
         cmd += ["--search-attribute", f"{name}={kind}"]
     return cmd
@@ -202,6 +212,19 @@ def ensure_decision_keys(state_dir: Path) -> str:
     return generate_key_file(state_dir / "decision.key")
 
 
+def start_codec_server(children: Children, settings: Settings, env: dict[str, str], ui_origins: list[str]) -> str:
+    """`grantflow codec-server` with the stack's key on loopback, CORS for the UI's origins; its URL."""
+    port = settings.codec_port
+    if is_listening(f"127.0.0.1:{port}"):
+        raise RuntimeError(f"the codec server's port {port} is taken: set GRANTFLOW_CODEC_PORT to a free port")
+    cmd = [str(Path(sys.executable).parent / "grantflow"), "codec-server", "--port", str(port)]
+    for origin in ui_origins:
+        cmd += ["--ui-origin", origin]
+    proc = children.start("codec server", cmd, env, settings.state_dir.resolve() / "codec-server.log")
+    wait_listening(f"127.0.0.1:{port}", proc, timeout=30)
+    return f"http://127.0.0.1:{port}"
+
+
 def apply_dev_schedules(settings: Settings) -> None:
     """The reconciliation schedule, as `grantflow schedules apply` makes it; a failure only warns."""
     from grantflow.schedules import apply_schedules
@@ -236,23 +259,32 @@ def run_dev(slack: bool = True, postgres: bool = True) -> int:
                 await register_search_attributes(await connect(settings))
 
             asyncio.run(register())
-            ui = "(the running server's UI)"
+            ui_origin = settings.temporal_ui_url.rstrip("/")
+            codec = start_codec_server(children, settings, env, [ui_origin])
+            ui = f"{ui_origin} (set its codec endpoint to {codec}: gear icon, Codec Server)"
         else:
             host, port = host_port(settings.temporal_address)
             ui_port = port + 1000
+            codec = start_codec_server(
+                children, settings, env, [f"http://localhost:{ui_port}", f"http://127.0.0.1:{ui_port}"]
+            )
             console.print(
                 f"Starting the Temporal dev server on {settings.temporal_address} (data: {state}/temporal.db)"
             )
             proc = children.start(
                 "temporal",
                 temporal_dev_command(
-                    state / "temporal.db", port, ui_port, ip="127.0.0.1" if host in ("localhost", "127.0.0.1") else host
+                    state / "temporal.db",
+                    port,
+                    ui_port,
+                    ip="127.0.0.1" if host in ("localhost", "127.0.0.1") else host,
+                    codec_endpoint=codec,
                 ),
                 env,
                 state / "temporal.log",
             )
             wait_listening(settings.temporal_address, proc)
-            ui = f"http://localhost:{ui_port}"
+            ui = f"http://localhost:{ui_port} (payloads decoded by the codec server on {codec})"
         if postgres and "DEMO_PG_DSN" not in env:
             from grantflow.dev.demo import ensure_demo_admin, ensure_demo_schema
             from grantflow.dev.pgserver import PgServer

@@ -96,6 +96,7 @@ async def record_dev(names: list[str], out: Path, version: str) -> list[str]:
     from temporalio.client import Client
     from temporalio.testing import WorkflowEnvironment
 
+    from grantflow.client import final_view
     from grantflow.dev.launcher import DevServer
     from grantflow.temporal import data_converter, register_search_attributes
     from tests.e2e.conftest import TEST_ENCRYPTION_KEYS
@@ -138,7 +139,7 @@ async def record_dev(names: list[str], out: Path, version: str) -> list[str]:
                                 rid = await sc.run(h)
                                 workflow_id = f"access-request-{rid}"
                                 await asyncio.wait_for(
-                                    client.get_workflow_handle(workflow_id).result(), timeout=RESULT_TIMEOUT
+                                    final_view(client.get_workflow_handle(workflow_id)), timeout=RESULT_TIMEOUT
                                 )
                                 runs = [
                                     await client.get_workflow_handle(workflow_id, run_id=r).fetch_history()

@@ -107,6 +107,7 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 async def record(names: list[str], out: Path, version: str) -> list[str]:
     from temporalio.testing import WorkflowEnvironment
 
+    from grantflow.client import final_view
     from grantflow.temporal import data_converter, register_search_attributes
     from tests.conftest import venv_binary
     from tests.e2e.conftest import TEST_ENCRYPTION_KEYS
@@ -141,7 +142,7 @@ async def record(names: list[str], out: Path, version: str) -> list[str]:
                     async for h in make_harness(env, tmp_path, state):
                         rid = await sc.run(h)
                         handle = env.client.get_workflow_handle(f"access-request-{rid}")
-                        await asyncio.wait_for(handle.result(), timeout=60)
+                        await asyncio.wait_for(final_view(handle), timeout=60)
                         history = await handle.fetch_history()
                 path = save_history(out, name, history.to_json(), sc.description)
                 print(f"{name}: {len(history.events)} events -> {_shown(path)} ({time.monotonic() - began:.1f}s)")

@@ -785,3 +785,23 @@ async def unverified_start_waits_for_a_human(h: Harness) -> str:
         await settle(h, rid, {"REVOKED"})
         await h.env.client.get_workflow_handle(f"access-request-{rid}").result()
     return rid
+
+
+# --- unreleased: a FAILED request fails its workflow with the reason (workflows/ending.py) -------------------
+
+scenario(
+    "failed_grant_ends_failed",
+    "two items, one target broken: the granted one is revoked, FAILED; the workflow ends failed with the reason "
+    "(patch failed-ends-failed)",
+    since="0.3.0",
+)(partial_grant_failure_compensated)
+scenario(
+    "policy_refused_ends_failed",
+    "a spec the policy refuses, started directly: FAILED at once; the workflow ends failed with the policy's reason",
+    since="0.3.0",
+)(policy_refused_at_start)
+scenario(
+    "approval_timeout_ends_failed",
+    "nobody decides for 7 days: FAILED 'approval timed out'; the workflow ends failed with that reason",
+    since="0.3.0",
+)(approval_timeout_after_reminders)
