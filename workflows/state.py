@@ -224,6 +224,20 @@ class RequestState:
 
     # --- what the status query answers ---------------------------------------------------------------
 
+    def _next_escalation(self) -> dict[str, Any]:
+        """While pending, the next escalation step not yet applied (a step's approvers are only new people)."""
+        d = self.decision
+        if d is None or self.status != AccessStatus.PENDING_APPROVAL:
+            return {}
+        ahead = [e for e in d.escalation if e.approvers and not set(e.approvers) <= set(self.escalated)]
+        if not ahead:
+            return {}
+        step = min(ahead, key=lambda e: e.after_seconds)
+        return {
+            "escalates_at": self.inp.submitted_at + timedelta(seconds=step.after_seconds),
+            "escalates_to": list(step.approvers),
+        }
+
     def view(self, workflow_id: str) -> StatusView:
         d, spec = self.decision, self.spec
         return StatusView(
@@ -245,6 +259,7 @@ class RequestState:
             approval_channel=d.approval_channel if d else None,
             rejected_by=self.rejected_by,
             submitted_at=self.inp.submitted_at,
+            **self._next_escalation(),
             approval_deadline=(
                 self.inp.submitted_at + timedelta(seconds=d.approval_timeout_seconds)
                 if d and self.status == AccessStatus.PENDING_APPROVAL

@@ -153,6 +153,9 @@ class StatusView(BaseModel):
     submitted_at: datetime
     # While pending: when the request fails for want of approval (submitted_at + the flow's approval timeout).
     approval_deadline: datetime | None = None
+    # While pending: the next escalation step still to come (when, and whom it adds).
+    escalates_at: datetime | None = None
+    escalates_to: list[str] = Field(default_factory=list)
     start_at: datetime | None = None
     granted_at: datetime | None = None
     expires_at: datetime | None = None

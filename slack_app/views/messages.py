@@ -59,6 +59,9 @@ def _outcome(v: StatusView, names: Mapping[str, str]) -> list[str]:
             asked = ", ".join(who(a, names) for a in v.approvers[:10]) + (" …" if len(v.approvers) > 10 else "")
             where = f" in {esc(v.approval_channel)}" if v.approval_channel else ""
             lines.append(f":bust_in_silhouette: Asked{where}: {asked}")
+        if v.escalates_at:
+            to = ", ".join(who(e, names) for e in v.escalates_to[:10])
+            lines.append(f":arrow_double_up: Escalates {slack_date(v.escalates_at)} to {to}")
         if v.approval_deadline:
             lines.append(f":hourglass: Times out {slack_date(v.approval_deadline)} without approval")
     if v.escalated_to:

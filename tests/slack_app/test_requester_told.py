@@ -45,3 +45,9 @@ def test_scheduled_says_when_it_starts() -> None:
     start = T0 + timedelta(hours=5)
     text = text_of(status(status=AccessStatus.SCHEDULED, start_at=start, status_reason="access starts at …"))
     assert f"Starts <!date^{int(start.timestamp())}^" in text and "Withdraw request" in text
+
+
+def test_pending_says_when_it_escalates_and_to_whom() -> None:
+    at = T0 + timedelta(hours=4)
+    text = text_of(status(escalates_at=at, escalates_to=["bob@example.com", "erin@example.com"]))
+    assert f"Escalates <!date^{int(at.timestamp())}^" in text and "to <@UBOB>, erin@example.com" in text

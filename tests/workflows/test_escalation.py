@@ -113,3 +113,19 @@ async def test_steps_add_only_new_people_and_a_decided_request_escalates_no_more
     await h.client.reject(rid, "ops@example.com", "not now")
     view = await settle(h, rid, {"REJECTED"})
     assert view["rejected_by"] == "ops@example.com"
+
+
+async def test_a_pending_request_says_when_it_escalates_and_to_whom(h: Harness) -> None:
+    """The requester is never left guessing (issue 15.5): the status names the next step while pending."""
+    rid = (await h.client.submit(spec(h))).request_id
+    view = await settle(h, rid, {"PENDING_APPROVAL"})
+    from datetime import datetime
+
+    submitted = datetime.fromisoformat(view["submitted_at"])
+    assert datetime.fromisoformat(view["escalates_at"]) == submitted + timedelta(hours=4)
+    assert view["escalates_to"] == ["erin@example.com", "frank@example.com"]
+    await h.env.sleep(4 * 3600 + 60)
+    await published(h, rid, "escalated")
+    view = await settle(h, rid, {"PENDING_APPROVAL"})
+    assert datetime.fromisoformat(view["escalates_at"]) == submitted + timedelta(hours=30)
+    assert view["escalates_to"] == ["ops@example.com"]
