@@ -35,7 +35,12 @@ def _approval(p: Path) -> str:
         return f"refused: {p.reason}"
     if p.automatic:
         return "automatic"
-    return f"{p.approvals_required} of {', '.join(p.approvers)}"
+    text = f"{p.approvals_required} of {', '.join(p.approvers)}"
+    if p.oncall_schedule:
+        text += f"; automatic when on call for {p.oncall_schedule}"
+    for after, people in p.escalation:
+        text += f"; after {format_duration(after)} also {', '.join(people) or 'nobody new'}"
+    return text
 
 
 def _path_json(p: Path) -> dict[str, Any]:
@@ -50,6 +55,8 @@ def _path_json(p: Path) -> dict[str, Any]:
         "approvers": list(p.approvers),
         "approvals_required": p.approvals_required,
         "justification_required": p.justification_required,
+        "oncall_schedule": p.oncall_schedule,
+        "escalation": [{"after_seconds": a, "approvers": list(people)} for a, people in p.escalation],
     }
 
 

@@ -48,6 +48,10 @@ class Path:
     approvers: tuple[str, ...] = ()
     approvals_required: int = 0
     justification_required: bool = False
+    # Approved automatically when the requester is on call for this schedule (`auto_approve_if_oncall`).
+    oncall_schedule: str | None = None
+    # Escalation steps of the flow: (after seconds, the people each step adds).
+    escalation: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     @property
     def automatic(self) -> bool:
@@ -120,6 +124,8 @@ def paths_for(cfg: GrantflowConfig, person: str, item: GrantItem) -> list[Path]:
             approvers=tuple(d.approvers),
             approvals_required=d.approvals_required,
             justification_required=bool(flow and flow.justification_required),
+            oncall_schedule=d.oncall_schedule if d.allowed else None,
+            escalation=tuple((e.after_seconds, tuple(e.approvers)) for e in d.escalation) if d.allowed else (),
         )
         if paths and _same(paths[-1], path):
             paths[-1] = path
