@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
 
     # The helpers beside this module keep no module state: passed through, a new run does not re-import them.
     from workflows.carry import continue_as_new, restore
-    from workflows.items import EXTEND_RETRY, GRANT_RETRY, REVOKE_RETRY, call_item, cause
+    from workflows.items import EXTEND_RETRY, GRANT_RETRY, REVOKE_RETRY, call_item, cause, counted_op, start_clock
     from workflows.outbox import Outbox
     from workflows.refusals import MIN_TIMER, Refusals
     from workflows.state import EXTEND_FAILED_REASON, P, RequestState, parse, summary_line
@@ -172,6 +172,7 @@ class AccessRequestWorkflow:
         self._out.hold(True)
         self._set_status(AccessStatus.GRANTING, "", TransitionKind.GRANTING)
         results = await asyncio.gather(*(self._grant(item) for item in s.spec.items))
+        await start_clock(s, results, self._out)
         self._out.hold(False)
         s.granted = [r.item for r in results if r.ok]
         failures = [r for r in results if not r.ok]
@@ -253,7 +254,7 @@ class AccessRequestWorkflow:
 
     async def _grant(self, item: GrantItem) -> GrantResult:
         try:
-            details = await call_item(GrantActivities.grant_item, self._s.item_op(item), GRANT_RETRY)
+            details = await call_item(GrantActivities.grant_item, counted_op(self._s, item), GRANT_RETRY)
         except ActivityError as exc:
             self._out.event("grantflow", "grant", outcome="failed", reason=cause(exc), detail=item.model_dump())
             return GrantResult(item=item, ok=False, error=cause(exc))

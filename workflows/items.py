@@ -3,8 +3,9 @@ with their timeouts and retries, and reading what went wrong when one fails. No 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -13,7 +14,11 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.grants import GrantActivities
-    from grantflow.domain.ops import ItemOp
+    from grantflow.domain.models import GrantItem, GrantResult
+    from grantflow.domain.ops import GRANTED_UNTIL, ItemOp
+
+from workflows.outbox import Outbox
+from workflows.state import RequestState
 
 GRANT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10), maximum_attempts=3
@@ -26,6 +31,9 @@ EXTEND_RETRY = RetryPolicy(
 REVOKE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20), maximum_attempts=4
 )
+# The clock starts when the grants took effect, not when GRANTING began (docs/contract.md, "When access starts
+# and ends"): each grant counts the expiry it sets and reports it (`start_clock`); older histories as recorded.
+ACTIVE_CLOCK_PATCH = "expiry-from-active"
 ITEM_TIMEOUT = timedelta(minutes=2)
 # Item activities heartbeat while a call runs long (activities/grants.py): a crashed worker's grant or
 # revoke is retried elsewhere after this, not after the two-minute start-to-close timeout.
@@ -52,3 +60,38 @@ def cause(exc: BaseException) -> str:
     while isinstance(exc, ActivityError) and exc.cause is not None:
         exc = exc.cause
     return str(exc) or type(exc).__name__
+
+
+def counted_op(s: RequestState, item: GrantItem) -> ItemOp:
+    """The grant of one item; it counts the expiry from when it takes effect (older histories: not)."""
+    return s.item_op(item, counted=workflow.patched(ACTIVE_CLOCK_PATCH))
+
+
+async def start_clock(s: RequestState, results: list[GrantResult], out: Outbox) -> None:
+    """When every grant succeeded (and counted its expiry, see `counted_op`): the request expires `duration`
+    after the last one took effect (the expiry each reports having set on its target; a worker that predates
+    reporting set the provisional one it was given). Items whose target expiry is earlier (granted in an
+    earlier second) are extended to match; one that cannot be is audited (`extend_target` failed: that target
+    keeps its earlier expiry, grantflow still revokes at the request's)."""
+    if not (workflow.patched(ACTIVE_CLOCK_PATCH) and all(r.ok for r in results)):
+        return
+    assert s.expires_at is not None
+    ends = [until_of(r.details, s.expires_at) for r in results]
+    s.expires_at = max(ends)
+    behind = [r.item for r, end in zip(results, ends, strict=True) if end < s.expires_at]
+    moved = await asyncio.gather(
+        *(call_item(GrantActivities.extend_item, s.item_op(item), EXTEND_RETRY) for item in behind),
+        return_exceptions=True,
+    )
+    errors = [f"{i.label()}: {cause(r)}" for i, r in zip(behind, moved, strict=True) if isinstance(r, BaseException)]
+    if errors:
+        out.event("grantflow", "extend_target", outcome="failed", reason="; ".join(errors))
+
+
+def until_of(details: dict[str, Any], fallback: datetime) -> datetime:
+    """The expiry a grant reports having set on its target (`fallback` when it reports none)."""
+    value = details.get(GRANTED_UNTIL)
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else fallback
+    except ValueError:
+        return fallback
