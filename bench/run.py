@@ -57,7 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--baseline",
         default="",
-        help="a git ref whose worker runs beside this checkout's in the same run (kind `baseline`: before/after)",
+        help="a git ref (or a folder with its export) whose worker runs beside this checkout's in the same run "
+        "(kind `baseline`: before/after)",
     )
     p.add_argument("--profile", action="store_true", help="run the grantflow worker under cProfile")
     p.add_argument("--out", type=Path, default=HERE / "results.json")
@@ -268,11 +269,14 @@ async def _scale(bench: Bench, client: Client, args: argparse.Namespace) -> dict
 
 
 async def _baseline(bench: Bench, client: Client, ref: str) -> tuple[GrantflowClient, WorkerProcess]:
-    """The worker of another commit (`git archive`, no worktree), on its own task queue and database."""
-    tree = bench.folder / "baseline"
-    tree.mkdir()
-    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    """The worker of another commit (`git archive`, no worktree; or a folder holding such an export), on its
+    own task queue and database."""
+    tree = Path(ref)
+    if not tree.is_dir():
+        tree = bench.folder / "baseline"
+        tree.mkdir()
+        archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     queue = f"bench-base-{uuid.uuid4().hex[:6]}"
     env = {**bench.grantflow_env(queue), "DATABASE_URL": f"sqlite:///{bench.folder}/baseline.db"}
     proc = await bench.worker(client, "worker", env, "baseline-worker", cwd=tree)
