@@ -573,3 +573,17 @@ async def continue_as_new_while_active(h: Harness) -> str:
     await h.client.revoke(rid, "alice@example.com", "done")
     await settle(h, rid, {"REVOKED"})
     return rid
+
+
+@scenario(
+    "grant_slower_than_its_queue",
+    "two items granted in parallel, `slow` taking over a second: each grant counts its expiry from when it took "
+    "effect (slow's moved by the grant itself); the request expires 1h after the later one, alpha's target "
+    "extended to match; expired",
+    since="0.3.0",
+)
+async def grant_slower_than_its_queue(h: Harness) -> str:
+    rid = await submit(h, spec(h, resources=("alpha", "slow")))
+    await approve_and_activate(h, rid)
+    await settle(h, rid, {"EXPIRED"}, max_skip=2 * 3600)
+    return rid
