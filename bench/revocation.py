@@ -1,7 +1,7 @@
 """Revocation like for like (issue 14): how long access outlives its end, grantflow beside the floor.
 
 - `timer_breakdown`: from each workflow's own history, the moment its expiry timer fired (TimerFired event
-  time, the server's clock) → the revoke activity scheduled → started (picked up by a worker) → the end
+  time, the server's clock) → the revoke activity scheduled → completed (its result recorded) → the end
   (`ended_at`, the workflow time of the task that saw the revoke complete). The same for both workflows.
 - `run_revoke_burst_*`: N requests held ACTIVE (duration 1 h), then N `revoke` Updates, `concurrency` in
   flight; from the client sending the Update to `ended_at`.
@@ -39,13 +39,13 @@ class Breakdown:
     """Per workflow, milliseconds from the expiry timer firing."""
 
     to_scheduled: list[float] = field(default_factory=list)
-    to_started: list[float] = field(default_factory=list)
+    to_completed: list[float] = field(default_factory=list)
     to_end: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
             "timer_to_revoke_scheduled_ms": percentiles(self.to_scheduled),
-            "timer_to_revoke_started_ms": percentiles(self.to_started),
+            "timer_to_revoke_completed_ms": percentiles(self.to_completed),
             "timer_to_end_ms": percentiles(self.to_end),
         }
 
@@ -57,19 +57,19 @@ def _ms(later: datetime, earlier: datetime) -> float:
 async def _one_breakdown(client: Client, workflow_id: str, ended_at: datetime, out: Breakdown) -> None:
     fired: datetime | None = None
     scheduled: datetime | None = None
-    started: datetime | None = None
+    completed: datetime | None = None
     async for e in client.get_workflow_handle(workflow_id).fetch_history_events():
         t = e.event_time.ToDatetime().astimezone()
         if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED:
-            fired, scheduled, started = t, None, None
+            fired, scheduled, completed = t, None, None
         elif fired is not None and e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and scheduled is None:
             scheduled = t
-        elif fired is not None and e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and started is None:
-            started = t
-    if fired is None or scheduled is None or started is None:
+        elif fired is not None and e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and completed is None:
+            completed = t
+    if fired is None or scheduled is None or completed is None:
         return
     out.to_scheduled.append(_ms(scheduled, fired))
-    out.to_started.append(_ms(started, fired))
+    out.to_completed.append(_ms(completed, fired))
     out.to_end.append(_ms(ended_at, fired))
 
 

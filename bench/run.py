@@ -461,9 +461,9 @@ def _revocation_rows(t: Table, results: dict[str, Any]) -> None:
         t.add_row("R expiry timer → end", f"{kind} p50/p95/p99 ms", _p(b["timer_to_end_ms"]), "")
         t.add_row(
             "",
-            f"{kind} → revoke scheduled / started",
+            f"{kind} → revoke scheduled / completed",
             _p(b["timer_to_revoke_scheduled_ms"]),
-            _p(b["timer_to_revoke_started_ms"]),
+            _p(b["timer_to_revoke_completed_ms"]),
         )
     burst = rv.get("revoke_update_to_end_ms") or {}
     for kind, d in burst.items():
