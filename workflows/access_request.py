@@ -73,6 +73,7 @@ class AccessRequestWorkflow:
         self._s = RequestState(inp) if c is None else restore(inp, c)
         self._out = Outbox(inp.request_id, self._view, c)
         self._refusals = Refusals(self._out, c.refusals if c is not None else [])
+        self._out.active = lambda: self._s.status == AccessStatus.ACTIVE
         self._continue_enabled = False
         # What the search attributes hold: set at start (or by the previous run), kept current by _transition.
         self._indexed: dict[str, Any] = {p.key.name: p.value for p in search_attributes_for(self._view())}
