@@ -24,7 +24,7 @@ from temporalio.exceptions import ApplicationError
 from activities.integrations import registry
 from activities.integrations.base import GrantContext, Integration, IntegrationError
 from grantflow.domain.config import ConfigSource
-from grantflow.domain.ops import GRANTED_UNTIL, ItemOp
+from grantflow.domain.ops import GRANTED_UNTIL, WANTED_UNTIL, ItemOp
 
 SECRET_KEYS = ("password", "psql", "dsn", "token", "secret")
 WITHHELD = "the script's output is not kept: GRANTFLOW_ENCRYPTION_KEYS is not set on the worker"
@@ -32,9 +32,9 @@ WITHHELD = "the script's output is not kept: GRANTFLOW_ENCRYPTION_KEYS is not se
 # heartbeat timeout instead of the whole start-to-close timeout. Quick calls never heartbeat (no extra
 # round trip on the common path).
 HEARTBEAT_EVERY_SECONDS = 3.0
-# A grant that took longer than this moves the target's expiry once more (one `extend` call inside the same
-# activity), so that a slow target does not eat into the access (docs/contract.md, "When access starts").
-SLOW_GRANT_SECONDS = 1.0
+# A grant call that took longer than this also reports the expiry counted from its end (WANTED_UNTIL), and
+# the workflow extends to it, so that a slow target does not eat into the access (docs/contract.md).
+SLOW_GRANT_SECONDS = 5.0
 
 log = structlog.get_logger("grantflow.grants")
 
@@ -130,10 +130,11 @@ class GrantActivities:
         began, t0 = activity.info().started_time, time.monotonic()
         op = op.model_copy(update={"expires_at": _until(began, time.monotonic() - t0, duration)})
         details = await self._call("grant", op, integ)
+        out = {**await self._sealed(op, integ, details), GRANTED_UNTIL: op.expires_at.isoformat()}
         if time.monotonic() - t0 > SLOW_GRANT_SECONDS and integ.moves_expiry:
-            op = op.model_copy(update={"expires_at": _until(began, time.monotonic() - t0, duration)})
-            await self._call("extend", op, integ)
-        return {**await self._sealed(op, integ, details), GRANTED_UNTIL: op.expires_at.isoformat()}
+            # A slow target: the workflow moves the expiry to count from the end of the call (one extend).
+            out[WANTED_UNTIL] = _until(began, time.monotonic() - t0, duration).isoformat()
+        return out
 
     async def _sealed(self, op: ItemOp, integ: Integration, details: dict[str, Any]) -> dict[str, Any]:
         """What of a grant's details goes back into history: secrets go to the vault, a reference stays."""

@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.grants import GrantActivities
     from grantflow.domain.models import GrantItem, GrantResult
-    from grantflow.domain.ops import GRANTED_UNTIL, ItemOp
+    from grantflow.domain.ops import GRANTED_UNTIL, WANTED_UNTIL, ItemOp
 
 from workflows.outbox import Outbox
 from workflows.state import RequestState
@@ -74,16 +74,18 @@ def counted_op(s: RequestState, item: GrantItem) -> ItemOp:
 
 async def start_clock(s: RequestState, results: list[GrantResult], out: Outbox) -> None:
     """When every grant succeeded (and counted its expiry, see `counted_op`): the request expires `duration`
-    after the last one took effect (the expiry each reports having set on its target; a worker that predates
-    reporting set the provisional one it was given). Items whose target expiry is earlier (granted in an
-    earlier second) are extended to match; one that cannot be is audited (`extend_target` failed: that target
-    keeps its earlier expiry, grantflow still revokes at the request's)."""
+    after the last one took effect (the expiry each reports having set on its target, or counted from the end
+    of a slow call; a worker that predates reporting set the provisional one it was given). Items whose target
+    expiry is earlier (granted in an earlier second, or slowly) are extended to match, unless being revoked;
+    one that cannot be is audited (`extend_target` failed: that target keeps its earlier expiry, grantflow
+    still revokes at the request's)."""
     if not (workflow.patched(ACTIVE_CLOCK_PATCH) and all(r.ok for r in results)):
         return
     assert s.expires_at is not None
-    ends = [until_of(r.details, s.expires_at) for r in results]
-    s.expires_at = max(ends)
-    behind = [r.item for r, end in zip(results, ends, strict=True) if end < s.expires_at]
+    ends = [until_of(r.details, GRANTED_UNTIL, s.expires_at) for r in results]
+    s.expires_at = max(until_of(r.details, WANTED_UNTIL, end) for r, end in zip(results, ends, strict=True))
+    # Being revoked already: no target is extended (the access is about to be removed).
+    behind = [r.item for r, end in zip(results, ends, strict=True) if end < s.expires_at and s.revoke_by is None]
     moved = await asyncio.gather(
         *(call_item(GrantActivities.extend_item, s.item_op(item), EXTEND_RETRY) for item in behind),
         return_exceptions=True,
@@ -93,9 +95,10 @@ async def start_clock(s: RequestState, results: list[GrantResult], out: Outbox) 
         out.event("grantflow", "extend_target", outcome="failed", reason="; ".join(errors))
 
 
-def until_of(details: dict[str, Any], fallback: datetime) -> datetime:
-    """The expiry a grant reports having set on its target (`fallback` when it reports none)."""
-    value = details.get(GRANTED_UNTIL)
+def until_of(details: dict[str, Any], key: str, fallback: datetime) -> datetime:
+    """An expiry a grant reports (`GRANTED_UNTIL`: set on its target; `WANTED_UNTIL`: counted from the end of
+    a slow call), `fallback` when it reports none."""
+    value = details.get(key)
     try:
         return datetime.fromisoformat(value) if isinstance(value, str) else fallback
     except ValueError:

@@ -25,6 +25,8 @@ class ItemOp(BaseModel):
 
 # The key of a grant's result that holds the expiry it set on the target (ISO-8601), when asked to count it.
 GRANTED_UNTIL = "expires_at"
+# ...and, after a slow grant call, the expiry counted from the call's end (the workflow extends to it).
+WANTED_UNTIL = "expires_at_wanted"
 
 
 class PublishBatch(BaseModel):

@@ -577,13 +577,18 @@ async def continue_as_new_while_active(h: Harness) -> str:
 
 @scenario(
     "grant_slower_than_its_queue",
-    "two items granted in parallel, `slow` taking over a second: each grant counts its expiry from when it took "
-    "effect (slow's moved by the grant itself); the request expires 1h after the later one, alpha's target "
-    "extended to match; expired",
+    "two items granted in parallel, both held 6 s by the target: each grant counts its expiry from when it "
+    "took effect and reports the one counted from the end of its call; the request expires 1h after that, both "
+    "targets extended to match; expired",
     since="0.3.0",
 )
 async def grant_slower_than_its_queue(h: Harness) -> str:
-    rid = await submit(h, spec(h, resources=("alpha", "slow")))
-    await approve_and_activate(h, rid)
+    held = h.state_dir / "grant-held"  # the fixture script's grant waits while it exists
+    held.write_text("held")
+    rid = await submit(h, spec(h, resources=("alpha", "beta")))
+    await signal(h, rid, "approve", {"approver": "bob@example.com"})
+    await asyncio.sleep(6)
+    held.unlink()
+    await settle(h, rid, {"ACTIVE"}, timeout=30)
     await settle(h, rid, {"EXPIRED"}, max_skip=2 * 3600)
     return rid
