@@ -200,7 +200,8 @@ class RequestState:
 
     # --- what the activities and the audit trail are given ----------------------------------------------
 
-    def item_op(self, item: GrantItem) -> ItemOp:
+    def item_op(self, item: GrantItem, counted: bool = False) -> ItemOp:
+        """`counted`: a grant that counts the expiry from when it takes effect (workflows/items.py start_clock)."""
         assert self.expires_at is not None
         spec = self.spec
         return ItemOp(
@@ -209,6 +210,7 @@ class RequestState:
             grantee=spec.grantee,
             item=item,
             expires_at=self.expires_at,
+            duration_seconds=spec.duration_seconds if counted else None,
         )
 
     def request_detail(self) -> dict[str, Any]:
