@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-import time
 from collections.abc import Coroutine
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -24,7 +21,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities.integrations import registry
 from activities.integrations.base import GrantContext, Integration, IntegrationError
 from grantflow.domain.config import ConfigSource
-from grantflow.domain.ops import GRANTED_UNTIL, WANTED_UNTIL, ItemOp
+from grantflow.domain.ops import ItemOp
 
 SECRET_KEYS = ("password", "psql", "dsn", "token", "secret")
 WITHHELD = "the integration's output is not kept: GRANTFLOW_ENCRYPTION_KEYS is not set on the worker"
@@ -32,9 +29,6 @@ WITHHELD = "the integration's output is not kept: GRANTFLOW_ENCRYPTION_KEYS is n
 # heartbeat timeout instead of the whole start-to-close timeout. Quick calls never heartbeat (no extra
 # round trip on the common path).
 HEARTBEAT_EVERY_SECONDS = 3.0
-# A grant call that took longer than this also reports the expiry counted from its end (WANTED_UNTIL), and
-# the workflow extends to it, so that a slow target does not eat into the access (docs/contract.md).
-SLOW_GRANT_SECONDS = 5.0
 
 log = structlog.get_logger("grantflow.grants")
 
@@ -67,13 +61,6 @@ class SecretKeeper(Protocol):
 def _text(value: Any) -> str:
     """A detail as the grantee reads it: strings as they are, anything else (a script's list) as JSON."""
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def _until(began: datetime, elapsed: float, duration_seconds: int) -> datetime:
-    """`duration_seconds` from `began + elapsed`, up to the whole second (items granted in the same second of
-    one request agree, and a person reads whole seconds)."""
-    end = began + timedelta(seconds=elapsed + duration_seconds)
-    return datetime.fromtimestamp(math.ceil(end.timestamp()), tz=end.tzinfo)
 
 
 def item_key(op: ItemOp) -> str:
@@ -140,23 +127,7 @@ class GrantActivities:
     @activity.defn(name="grant_item")
     async def grant_item(self, op: ItemOp) -> dict[str, Any]:
         integ = self._integration(op)
-        duration = op.duration_seconds
-        if duration is None:
-            return await self._sealed(op, integ, await self._call("grant", op, integ))
-        # The clock starts when the access exists: the expiry is counted from now, on the server's clock
-        # (this attempt's start as the server recorded it, plus the time since), not from when GRANTING
-        # began, so that time in queues is not taken from the person.
-        began, t0 = activity.info().started_time, time.monotonic()
-        op = op.model_copy(update={"expires_at": _until(began, time.monotonic() - t0, duration)})
         details = await self._call("grant", op, integ)
-        out = {**await self._sealed(op, integ, details), GRANTED_UNTIL: op.expires_at.isoformat()}
-        if time.monotonic() - t0 > SLOW_GRANT_SECONDS and integ.moves_expiry:
-            # A slow target: the workflow moves the expiry to count from the end of the call (one extend).
-            out[WANTED_UNTIL] = _until(began, time.monotonic() - t0, duration).isoformat()
-        return out
-
-    async def _sealed(self, op: ItemOp, integ: Integration, details: dict[str, Any]) -> dict[str, Any]:
-        """What of a grant's details goes back into history: secrets go to the vault, a reference stays."""
         # A script's output is opaque: any key may hold a credential, so all of it is sealed.
         secret = set(details) if integ.seals_all_details else {k for k in details if k in SECRET_KEYS}
         if not secret:

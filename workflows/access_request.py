@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.carry import continue_as_new, restore
     from workflows.ending import end
     from workflows.escalation import escalate, next_wait
-    from workflows.items import EXTEND_RETRY, GRANT_RETRY, REVOKE_RETRY, call_item, cause, counted_op, start_clock
+    from workflows.items import EXTEND_RETRY, GRANT_RETRY, REVOKE_RETRY, call_item, cause
     from workflows.oncall import approve_if_on_call
     from workflows.outbox import Outbox
     from workflows.patches import CONTINUE_AS_NEW_PATCH, EXTEND_FAILED_PATCH, FAST_PUBLISH_PATCH
@@ -69,7 +69,6 @@ class AccessRequestWorkflow:
         self._out = Outbox(inp.request_id, self._view, c)
         self._refusals = Refusals(self._out, c.refusals if c is not None else [])
         self._verifier = Verifier(c.nonces if c is not None else [])
-        self._out.active = lambda: self._s.status == AccessStatus.ACTIVE
         self._continue_enabled = False
         # What the search attributes hold: set at start (or by the previous run), kept current by _transition.
         self._indexed: dict[str, Any] = {p.key.name: p.value for p in search_attributes_for(self._view())}
@@ -127,8 +126,9 @@ class AccessRequestWorkflow:
             return True
         if s.approved():  # by a rule before anyone was asked (workflows/oncall.py)
             return True
-        # Time is counted by the timers that fired (in history), never by re-reading the clock: a retried workflow
-        # task can see the time late, and a decision taken on it would not replay.
+        # Time is counted by the timers that fired (they are in history), never by re-reading the clock:
+        # the time a worker sees for a retried workflow task can lag, and a decision taken on it would not
+        # replay (seen under load when a task timed out while the server was down).
         total = timedelta(seconds=d.approval_timeout_seconds)
         interval = timedelta(seconds=max(60, d.approval_reminder_seconds))
         # A continued run goes on from the time its predecessor had waited (both measured on history's clock).
@@ -175,7 +175,6 @@ class AccessRequestWorkflow:
         self._out.hold(True)
         self._set_status(AccessStatus.GRANTING, "", TransitionKind.GRANTING)
         results = await asyncio.gather(*(self._grant(item) for item in s.spec.items))
-        await start_clock(s, results, self._out)
         self._out.hold(False)
         s.granted = [r.item for r in results if r.ok]
         failures = [r for r in results if not r.ok]
@@ -219,7 +218,8 @@ class AccessRequestWorkflow:
             if ext.enabled and s.extensions_used < ext.max_extensions and s.reminded_for != s.expires_at:
                 remind_at = s.expires_at - timedelta(seconds=ext.notify_before_seconds)
                 wake = remind_at
-            # Always a timer, even when the moment has passed: that must not depend on the clock (_await_approval).
+            # Always a timer, even when the moment has passed: whether one is started must not depend on the
+            # clock, which a retried workflow task can see late (see _await_approval).
             try:
                 await workflow.wait_condition(
                     lambda: s.revoke_by is not None or s.extends_pending > 0 or self._cont(),
@@ -256,7 +256,7 @@ class AccessRequestWorkflow:
 
     async def _grant(self, item: GrantItem) -> GrantResult:
         try:
-            details = await call_item(GrantActivities.grant_item, counted_op(self._s, item), GRANT_RETRY)
+            details = await call_item(GrantActivities.grant_item, self._s.item_op(item), GRANT_RETRY)
         except ActivityError as exc:
             self._out.event("grantflow", "grant", outcome="failed", reason=cause(exc), detail=item.model_dump())
             return GrantResult(item=item, ok=False, error=cause(exc))

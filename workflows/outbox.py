@@ -29,12 +29,6 @@ with workflow.unsafe.imports_passed_through():
 PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 PUBLISH_TIMEOUT = timedelta(seconds=60)
 PUBLISH_LOCAL_TIMEOUT = timedelta(seconds=5)
-# A local publish holds its workflow task open: the commands of that task (the expiry timer started on ACTIVE,
-# a revoke) reach the server only when it ends, so the expiry is late by as long as the publish takes (seen:
-# a 4.5 s Slack call made access end 4.5 s late). While ACTIVE a local publish therefore runs for at most this
-# long, then falls back to the durable activity (which holds nothing back). Its time waiting for a local
-# activity slot is not bounded: bounding it too moved whole bursts to the durable activity (bench/README.md).
-PUBLISH_LOCAL_ACTIVE_TIMEOUT = timedelta(seconds=1)
 PUBLISH_LOCAL_RETRY = RetryPolicy(maximum_attempts=1)
 
 
@@ -57,8 +51,6 @@ class Outbox:
         self.local_first = False
         self.closing = False
         self._held = False
-        # Whether access is ACTIVE (set by the workflow): bounds a local publish (PUBLISH_LOCAL_ACTIVE_TIMEOUT).
-        self.active: Callable[[], bool] = lambda: False
 
     def event(
         self, actor: str, action: str, *, outcome: str = "ok", reason: str = "", detail: dict[str, Any] | None = None
@@ -117,7 +109,7 @@ class Outbox:
                 await workflow.execute_local_activity_method(
                     RecordActivities.publish_transitions,
                     PublishBatch(transitions=batch),
-                    start_to_close_timeout=PUBLISH_LOCAL_ACTIVE_TIMEOUT if self.active() else PUBLISH_LOCAL_TIMEOUT,
+                    start_to_close_timeout=PUBLISH_LOCAL_TIMEOUT,
                     retry_policy=PUBLISH_LOCAL_RETRY,
                     summary=summary,
                 )

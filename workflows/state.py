@@ -200,8 +200,7 @@ class RequestState:
 
     # --- what the activities and the audit trail are given ----------------------------------------------
 
-    def item_op(self, item: GrantItem, counted: bool = False) -> ItemOp:
-        """`counted`: a grant that counts the expiry from when it takes effect (workflows/items.py start_clock)."""
+    def item_op(self, item: GrantItem) -> ItemOp:
         assert self.expires_at is not None
         spec = self.spec
         return ItemOp(
@@ -210,7 +209,6 @@ class RequestState:
             grantee=spec.grantee,
             item=item,
             expires_at=self.expires_at,
-            duration_seconds=spec.duration_seconds if counted else None,
         )
 
     def request_detail(self) -> dict[str, Any]:

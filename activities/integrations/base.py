@@ -43,11 +43,6 @@ class Integration(ABC):
     # then every detail is sealed in the vault and history gets only the reference.
     seals_all_details: ClassVar[bool] = False
 
-    @property
-    def moves_expiry(self) -> bool:
-        """Whether `extend` moves the target's own expiry (a script without an `extend` command cannot)."""
-        return True
-
     @abstractmethod
     async def grant(self, ctx: GrantContext) -> dict[str, Any]:
         """Create the access; return access details for the grantee (host, user, ...)."""

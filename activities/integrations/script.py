@@ -138,10 +138,6 @@ class ScriptIntegrationDriver(Integration):
             return {"output": out}
         return parsed if isinstance(parsed, dict) else {"output": parsed}
 
-    @property
-    def moves_expiry(self) -> bool:
-        return bool(self.config.extend)
-
     async def extend(self, ctx: GrantContext) -> None:
         if self.config.extend:
             await self._run(substitute(self.config.extend, self._values(ctx)), "extend")

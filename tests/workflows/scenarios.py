@@ -805,22 +805,3 @@ scenario(
     "nobody decides for 7 days: FAILED 'approval timed out'; the workflow ends failed with that reason",
     since="0.3.0",
 )(approval_timeout_after_reminders)
-
-
-@scenario(
-    "grant_slower_than_its_queue",
-    "two items granted in parallel, both held 6 s by the target: each grant counts its expiry from when it "
-    "took effect and reports the one counted from the end of its call; the request expires 1h after that, both "
-    "targets extended to match; expired",
-    since="0.3.0",
-)
-async def grant_slower_than_its_queue(h: Harness) -> str:
-    held = h.state_dir / "grant-held"  # the fixture script's grant waits while it exists
-    held.write_text("held")
-    rid = await submit(h, spec(h, resources=("alpha", "beta")))
-    await signal(h, rid, "approve", {"approver": "bob@example.com"})
-    await asyncio.sleep(6)
-    held.unlink()
-    await settle(h, rid, {"ACTIVE"}, timeout=30)
-    await settle(h, rid, {"EXPIRED"}, max_skip=2 * 3600)
-    return rid
