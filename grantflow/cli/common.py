@@ -99,6 +99,14 @@ def print_status(v: StatusView) -> None:
         out.print(f"  approvals   {len(v.approvals)}/{v.approvals_required}" + (":" if v.approvals else ""))
         for a in v.approvals:
             out.print(f"    - {approval_text(a)}")
+    if v.escalated_to:
+        out.print(f"  escalated   to {', '.join(v.escalated_to)}")
+    if v.escalates_at:
+        out.print(f"  escalates   {local(v.escalates_at)} to {', '.join(v.escalates_to)}")
+    if v.approval_deadline:
+        out.print(f"  times out   {local(v.approval_deadline)} without approval")
+    if v.start_at:
+        out.print(f"  starts      {local(v.start_at)}")
     if v.rejected_by:
         out.print(f"  rejected by {v.rejected_by}")
     if v.revoked_by:
