@@ -11,6 +11,7 @@ import base64
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,8 @@ async def test_a_raw_signal_counts_unverified_under_audit_and_shows_everywhere(a
     status = await stack.cli_json("status", rid)
     assert status["approvals"][0]["verified"] is False and status["approvals"][0]["via"] == "temporal"
     text = (await stack.cli("status", rid, check=True)).stdout
-    assert "bob@example.com (UNVERIFIED: Temporal API)" in text
+    # Each approval is one line: who, when, then how ("(UNVERIFIED: Temporal API)" for an unproven one).
+    assert re.search(r"- bob@example\.com at [^\n]*\(UNVERIFIED: Temporal API\)", text), text
 
     await events(stack, rid, lambda e: e["action"] == "approve" and e["outcome"] == "ok")
     stack.env["COLUMNS"] = "250"  # the table is not wrapped
