@@ -1,5 +1,5 @@
-"""Decision proofs checked with the worker's keys, as a local activity: the key never enters workflow history,
-only the verdict does (as the activity's result), so the decision replays identically."""
+"""Decision proofs checked with the worker's keys, as an activity (workflows/steps.py): the key never enters
+workflow history, only the verdict does (as the activity's result), so the decision replays identically."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ share one handler per message so that a forged signal is judged by exactly the r
 
 Beside it in workflows/, deterministic and without I/O: state.py (what the request knows, the rules of each
 decision), outbox.py (audit events and transitions, published in order), refusals.py (refusals audited once a
-minute per actor), items.py, carry.py (continue-as-new), oncall.py, schedule.py, escalation.py, verify.py.
-"""
+minute per actor), items.py, carry.py (continue-as-new), oncall.py, schedule.py, escalation.py, verify.py,
+steps.py (short steps as regular activities, not local ones)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.refusals import MIN_TIMER, Refusals
     from workflows.schedule import refused_start, wait_for_start
     from workflows.state import EXTEND_FAILED_REASON, P, RequestState, parse, summary_line
+    from workflows.steps import REMOTE_STEPS_PATCH, run_step
     from workflows.verify import Verifier, marks
 
 __all__ = ["AccessRequestWorkflow", "summary_line"]
@@ -70,6 +71,7 @@ class AccessRequestWorkflow:
         self._refusals = Refusals(self._out, c.refusals if c is not None else [])
         self._verifier = Verifier(c.nonces if c is not None else [])
         self._continue_enabled = False
+        self._remote = False
         # What the search attributes hold: set at start (or by the previous run), kept current by _transition.
         self._indexed: dict[str, Any] = {p.key.name: p.value for p in search_attributes_for(self._view())}
 
@@ -78,14 +80,15 @@ class AccessRequestWorkflow:
     @workflow.run
     async def run(self, inp: WorkflowInput) -> StatusView:
         s = self._s
-        self._out.local_first = workflow.patched(FAST_PUBLISH_PATCH)
+        self._remote = self._verifier.remote = workflow.patched(REMOTE_STEPS_PATCH)  # see workflows/steps.py
+        self._out.local_first = workflow.patched(FAST_PUBLISH_PATCH) and not self._remote
         self._continue_enabled = workflow.patched(CONTINUE_AS_NEW_PATCH)
         if inp.carried is not None:
             return await self._resume()
         proven = await self._verifier.submission(s, inp.proof) if self._verifier.enabled() else {}
         self._out.event(s.spec.requester, "request", detail={**s.request_detail(), **proven})
-        s.decision = await workflow.execute_local_activity_method(
-            PolicyActivities.resolve_policy, s.spec, start_to_close_timeout=timedelta(seconds=30)
+        s.decision = await run_step(
+            self._remote, PolicyActivities.resolve_policy, s.spec, start_to_close_timeout=timedelta(seconds=30)
         )
         publisher = asyncio.create_task(self._out.run())
         why = s.decision.reason if not s.decision.allowed else refused_start(self)
@@ -123,8 +126,7 @@ class AccessRequestWorkflow:
         if s.required() == 0:
             detail = {"via": s.submitted_via, "verified": s.submission_verified} if s.submitted_via else None
             self._out.event("grantflow", "approve", reason="automatic approval (approvals_required: 0)", detail=detail)
-            return True
-        if s.approved():  # by a rule before anyone was asked (workflows/oncall.py)
+        if s.required() == 0 or s.approved():  # approved by a rule before anyone was asked (workflows/oncall.py)
             return True
         # Time is counted by the timers that fired (they are in history), never by re-reading the clock:
         # the time a worker sees for a retried workflow task can lag, and a decision taken on it would not
@@ -244,8 +246,8 @@ class AccessRequestWorkflow:
     def _remind(self) -> None:
         s = self._s
         s.extension_offered = True
-        expires_at = s.expires_at.isoformat() if s.expires_at else None
-        self._out.event("grantflow", "expiry_reminder", outcome="info", detail={"expires_at": expires_at})
+        detail = {"expires_at": s.expires_at.isoformat() if s.expires_at else None}
+        self._out.event("grantflow", "expiry_reminder", outcome="info", detail=detail)
         self._transition(TransitionKind.EXPIRY_REMINDER)
 
     def _cont(self) -> bool:
@@ -422,9 +424,7 @@ class AccessRequestWorkflow:
 
     def _validate(self, model: type[P], raw: Any, action: str, why_not: Callable[[P], str | None]) -> None:
         p = parse(model, raw, action)
-        if isinstance(p, str):
-            raise ValueError(p)
-        why = why_not(p) if self._s.decision is not None else None
+        why = p if isinstance(p, str) else why_not(p) if self._s.decision is not None else None
         if why:
             raise ValueError(why)
 

@@ -2,11 +2,12 @@
 sends them in order (request index, audit trail, notifications: `RecordActivities.publish_transitions`).
 
 The publisher drains the outbox in order and batches whatever accumulated, so that a busy workflow pays
-one publish for several transitions. A publish first runs as a local activity (no server round trip: this
-is most of what the lifecycle costs beyond the Temporal floor, see bench/README.md) with a short timeout,
-and falls back to a durable activity that retries forever when that fails, so a slow or failing Slack costs
-at most that timeout once. The workflow holds the outbox back while a grant or revoke round runs, so that
-neither waits for a publish: the transition into GRANTING or REVOKING goes out with the round's outcome.
+one publish for several transitions. A publish is a durable activity that retries forever.
+
+Histories begun between FAST_PUBLISH_PATCH and REMOTE_STEPS_PATCH (workflows/steps.py: why no more) publish
+local-first: a local activity with a short timeout, falling back to the durable one, and the workflow holds
+the outbox back while a grant or revoke round runs (so that neither waits for a local publish); they replay
+that way.
 
 Deterministic, no I/O: it runs inside the workflow, on workflow time.
 """

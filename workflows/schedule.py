@@ -1,6 +1,7 @@
 """A scheduled start: an approved request waits as SCHEDULED until the start time its requester asked for,
 can be withdrawn meanwhile, and at the start is checked again against the recorded flow's current membership
-(a local activity reading today's config) before anything is granted. The duration counts from the grant.
+(an activity reading today's config, workflows/steps.py) before anything is granted. The duration counts from
+the grant.
 
 No `workflow.patched` gate: only a spec with `start_at` takes this path, and no spec recorded before this
 feature has one (the recorded histories replay unchanged).
@@ -18,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
     from grantflow.domain.models import AccessStatus, TransitionKind
     from grantflow.domain.policy import judge_start
+    from workflows.steps import run_step
 
 if TYPE_CHECKING:
     from workflows.access_request import AccessRequestWorkflow
@@ -45,8 +47,8 @@ async def wait_for_start(w: AccessRequestWorkflow) -> bool:
     if s.revoke_by is not None:
         w._finish(AccessStatus.REVOKED, s.revoked_reason("withdrawn"), TransitionKind.REVOKED)
         return False
-    why = await workflow.execute_local_activity_method(
-        PolicyActivities.still_eligible, args=[s.spec, s.d.flow_id], start_to_close_timeout=timedelta(seconds=30)
+    why = await run_step(
+        w._remote, PolicyActivities.still_eligible, s.spec, s.d.flow_id, start_to_close_timeout=timedelta(seconds=30)
     )
     if why:
         w._finish(AccessStatus.FAILED, f"no longer eligible: {why}", TransitionKind.FAILED)

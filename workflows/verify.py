@@ -1,6 +1,6 @@
-"""Verified decisions inside the workflow: each decision's proof is checked by a local activity (the key stays
-on the worker; the verdict is recorded as the activity's result), each proof's nonce counts once per request,
-and the flow's `decisions:` mode says whether an unproven decision is refused or only marked.
+"""Verified decisions inside the workflow: each decision's proof is checked by an activity (workflows/steps.py;
+the key stays on the worker; the verdict is recorded as the activity's result), each proof's nonce counts once
+per request, and the flow's `decisions:` mode says whether an unproven decision is refused or only marked.
 
 Histories begun before verification (VERIFY_PATCH) replay without any of it: their decisions are unmarked.
 Deterministic, no I/O: it runs inside the workflow.
@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.decisions import DecisionActivities
     from grantflow.domain.proofs import UNPROVEN, Proof, ProofCheck, Verdict, refusal, spec_digest
+    from workflows.steps import run_step
 
 if TYPE_CHECKING:
     from workflows.state import RequestState
@@ -36,6 +37,8 @@ class Verifier:
         self.nonces: list[str] = list(nonces)
         self._checking: set[str] = set()
         self._enabled: bool | None = None
+        # A regular activity rather than a local one (set by the run: workflows/steps.py).
+        self.remote = False
 
     def enabled(self) -> bool:
         """Whether this run verifies (False while replaying a history begun before verification)."""
@@ -61,7 +64,8 @@ class Verifier:
             proof=proof,
         )
         try:
-            verdict = await workflow.execute_local_activity_method(
+            verdict = await run_step(
+                self.remote,
                 DecisionActivities.verify_decision,
                 check,
                 start_to_close_timeout=VERIFY_TIMEOUT,

@@ -6,7 +6,7 @@ the canonical encoding of (workflow id, action, actor, via, issued_at, nonce, br
 sorted keys and no whitespace. Keys come from `GRANTFLOW_DECISION_KEYS` as `id:base64key,...`; the first key
 signs, every listed key verifies (rotation: put the new key first, drop the old one ten minutes later).
 
-Pure: no I/O and no clock (the caller passes the time); the workflow calls `verify` through a local activity
+Pure: no I/O and no clock (the caller passes the time); the workflow calls `verify` through an activity
 so that the key never enters workflow history, and checks nonces itself (it remembers them).
 """
 
@@ -54,7 +54,7 @@ class Proof(BaseModel):
 
 
 class ProofCheck(BaseModel):
-    """What the verifying local activity is given: the decision as the workflow saw it, and its proof."""
+    """What the verifying activity is given: the decision as the workflow saw it, and its proof."""
 
     workflow_id: str
     action: str

@@ -115,7 +115,8 @@ async def settle(h: Harness, request_id: str, want: set[str], *, max_skip: float
     skipped = 0.0
     while True:
         view = await handle.query("status")
-        if view["status"] in want:
+        # A request is PENDING_APPROVAL from its start, but its approvers are known once the policy is decided.
+        if view["status"] in want and (view["status"] != "PENDING_APPROVAL" or view["flow_id"]):
             return view
         if loop.time() > deadline:
             raise AssertionError(f"status stayed {view['status']} ({view['status_reason']}), wanted {want}")
