@@ -369,6 +369,18 @@ class GrantflowClient:
                 return view
             await asyncio.sleep(interval)
 
+    async def decided(self, request_id: str, timeout: float = 10.0) -> StatusView:
+        """A fresh request once its workflow has decided the policy (who approves, by when): it is
+        PENDING_APPROVAL from its start and knows its approvers one activity later (or as it is at `timeout`)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            view = await self.status(request_id)
+            if view.flow_id or view.status != AccessStatus.PENDING_APPROVAL:
+                return view
+            if asyncio.get_running_loop().time() > deadline:
+                return view
+            await asyncio.sleep(0.05)
+
     async def settle(self, view: StatusView, leave: set[AccessStatus], timeout: float = 15.0) -> StatusView:
         """After a decision: the request once its status left `leave` (the states the decision moves it out of,
         e.g. PENDING_APPROVAL and GRANTING after the last approval), or as it is when `timeout` runs out."""

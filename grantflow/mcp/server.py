@@ -314,7 +314,7 @@ class GrantflowMCP:
                     )
                 except Refused as exc:
                     raise ToolError(f"refused: {exc}") from None
-                view = await c.status(sub.request_id)
+                view = await c.decided(sub.request_id)
                 out = _view(view)
                 out["workflow_id"] = sub.workflow_id
                 out["already_existed"] = sub.existing
