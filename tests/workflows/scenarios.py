@@ -805,3 +805,24 @@ scenario(
     "nobody decides for 7 days: FAILED 'approval timed out'; the workflow ends failed with that reason",
     since="0.3.0",
 )(approval_timeout_after_reminders)
+
+
+# --- unreleased: short steps as regular activities, no local activity (workflows/steps.py) -------------------
+
+scenario(
+    "scheduled_start_regular_steps",
+    "as scheduled_start, with the policy, the start-time check and every publish as regular activities "
+    "(patch steps-not-local)",
+    since="0.4.0",
+)(scheduled_start)
+scenario(
+    "scheduled_then_withdrawn_regular_steps",
+    "as scheduled_then_withdrawn (a revoke Update while SCHEDULED), no local activity (patch steps-not-local)",
+    since="0.4.0",
+)(scheduled_then_withdrawn)
+scenario(
+    "verified_approvals_regular_steps",
+    "as verified_and_unverified_approvals, each proof checked by a regular activity (patch steps-not-local)",
+    env=DECISION_KEYS_ENV,
+    since="0.4.0",
+)(verified_and_unverified_approvals)
