@@ -52,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.refusals import MIN_TIMER, Refusals
     from workflows.schedule import refused_start, wait_for_start
     from workflows.state import EXTEND_FAILED_REASON, P, RequestState, parse, summary_line
-    from workflows.steps import REMOTE_STEPS_PATCH, run_step
+    from workflows.steps import Steps
     from workflows.verify import Verifier, marks
 
 __all__ = ["AccessRequestWorkflow", "summary_line"]
@@ -67,11 +67,11 @@ class AccessRequestWorkflow:
     def __init__(self, inp: WorkflowInput) -> None:
         c = inp.carried
         self._s = RequestState(inp) if c is None else restore(inp, c)
-        self._out = Outbox(inp.request_id, self._view, c)
+        self._steps = Steps()  # the policy, proof checks, the start check, publishes: see workflows/steps.py
+        self._out = Outbox(inp.request_id, self._view, self._steps, c)
         self._refusals = Refusals(self._out, c.refusals if c is not None else [])
-        self._verifier = Verifier(c.nonces if c is not None else [])
+        self._verifier = Verifier(c.nonces if c is not None else [], self._steps)
         self._continue_enabled = False
-        self._remote = False
         # What the search attributes hold: set at start (or by the previous run), kept current by _transition.
         self._indexed: dict[str, Any] = {p.key.name: p.value for p in search_attributes_for(self._view())}
 
@@ -80,15 +80,15 @@ class AccessRequestWorkflow:
     @workflow.run
     async def run(self, inp: WorkflowInput) -> StatusView:
         s = self._s
-        self._remote = self._verifier.remote = workflow.patched(REMOTE_STEPS_PATCH)  # see workflows/steps.py
-        self._out.local_first = workflow.patched(FAST_PUBLISH_PATCH) and not self._remote
+        self._steps.start()
+        self._out.local_first = workflow.patched(FAST_PUBLISH_PATCH) and not self._steps.remote
         self._continue_enabled = workflow.patched(CONTINUE_AS_NEW_PATCH)
         if inp.carried is not None:
             return await self._resume()
         proven = await self._verifier.submission(s, inp.proof) if self._verifier.enabled() else {}
         self._out.event(s.spec.requester, "request", detail={**s.request_detail(), **proven})
-        s.decision = await run_step(
-            self._remote, PolicyActivities.resolve_policy, s.spec, start_to_close_timeout=timedelta(seconds=30)
+        s.decision = await self._steps.run(
+            PolicyActivities.resolve_policy, s.spec, start_to_close_timeout=timedelta(seconds=30)
         )
         publisher = asyncio.create_task(self._out.run())
         why = s.decision.reason if not s.decision.allowed else refused_start(self)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -26,6 +26,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.records import RecordActivities
     from grantflow.domain.models import AuditEvent, CarriedState, StatusView, Transition, TransitionKind
     from grantflow.domain.ops import PublishBatch
+
+if TYPE_CHECKING:
+    from workflows.steps import Steps
 
 PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 PUBLISH_TIMEOUT = timedelta(seconds=60)
@@ -38,11 +41,14 @@ class Outbox:
         self,
         request_id: str,
         view: Callable[[], StatusView],
+        steps: Steps,
         carried: CarriedState | None = None,
     ) -> None:
-        """`view` is the request's current view (for audit events published on their own); `carried` what the
-        previous run had not published yet (workflows/carry.py)."""
+        """`view` is the request's current view (for audit events published on their own); `steps` says whether
+        a publish may still go local-first (workflows/steps.py); `carried` what the previous run had not
+        published yet (workflows/carry.py)."""
         self._request_id = request_id
+        self._steps = steps
         self._view = view
         self.seq = carried.seq if carried else 0
         self.events: list[AuditEvent] = list(carried.events) if carried else []
@@ -105,7 +111,7 @@ class Outbox:
 
     async def _publish(self, batch: list[Transition]) -> None:
         summary = ", ".join(t.kind for t in batch)[:200]
-        if self.local_first:
+        if self.local_first and not self._steps.remote_now():
             try:
                 await workflow.execute_local_activity_method(
                     RecordActivities.publish_transitions,

@@ -19,7 +19,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
     from grantflow.domain.models import AccessStatus, TransitionKind
     from grantflow.domain.policy import judge_start
-    from workflows.steps import run_step
 
 if TYPE_CHECKING:
     from workflows.access_request import AccessRequestWorkflow
@@ -47,8 +46,8 @@ async def wait_for_start(w: AccessRequestWorkflow) -> bool:
     if s.revoke_by is not None:
         w._finish(AccessStatus.REVOKED, s.revoked_reason("withdrawn"), TransitionKind.REVOKED)
         return False
-    why = await run_step(
-        w._remote, PolicyActivities.still_eligible, s.spec, s.d.flow_id, start_to_close_timeout=timedelta(seconds=30)
+    why = await w._steps.run(
+        PolicyActivities.still_eligible, s.spec, s.d.flow_id, start_to_close_timeout=timedelta(seconds=30)
     )
     if why:
         w._finish(AccessStatus.FAILED, f"no longer eligible: {why}", TransitionKind.FAILED)

@@ -19,10 +19,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.decisions import DecisionActivities
     from grantflow.domain.proofs import UNPROVEN, Proof, ProofCheck, Verdict, refusal, spec_digest
-    from workflows.steps import run_step
 
 if TYPE_CHECKING:
     from workflows.state import RequestState
+    from workflows.steps import Steps
 
 M = TypeVar("M")
 
@@ -32,13 +32,12 @@ VERIFY_RETRY = RetryPolicy(maximum_attempts=3)
 
 
 class Verifier:
-    def __init__(self, nonces: list[str]) -> None:
-        """`nonces`: those the previous run accepted (workflows/carry.py)."""
+    def __init__(self, nonces: list[str], steps: Steps) -> None:
+        """`nonces`: those the previous run accepted (workflows/carry.py); `steps` runs the checks."""
         self.nonces: list[str] = list(nonces)
         self._checking: set[str] = set()
         self._enabled: bool | None = None
-        # A regular activity rather than a local one (set by the run: workflows/steps.py).
-        self.remote = False
+        self._steps = steps
 
     def enabled(self) -> bool:
         """Whether this run verifies (False while replaying a history begun before verification)."""
@@ -64,8 +63,7 @@ class Verifier:
             proof=proof,
         )
         try:
-            verdict = await run_step(
-                self.remote,
+            verdict = await self._steps.run(
                 DecisionActivities.verify_decision,
                 check,
                 start_to_close_timeout=VERIFY_TIMEOUT,

@@ -43,12 +43,12 @@ def test_the_access_request_workflow_calls_activities_by_method_only() -> None:
         for n in ast.walk(tree)
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "call_item"
     }
-    # steps.run_step receives the short steps' methods (workflows/steps.py: regular, not local, activities).
+    # Steps.run receives the short steps' methods (workflows/steps.py: regular, not local, activities).
     stepped = {
-        ast.unparse(c.args[1])
+        ast.unparse(c.args[0])
         for m in WORKFLOW_MODULES
-        for c in ast.walk(ast.parse((ROOT / "workflows" / f"{m}.py").read_text()))
-        if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == "run_step"
+        for c in _calls(m)
+        if c.func.attr == "run" and ast.unparse(c.func.value).endswith("_steps")
     }
     assert stepped == {
         "PolicyActivities.resolve_policy",

@@ -290,13 +290,14 @@ def test_accepted_nonces_and_the_submission_marks_survive_continue_as_new() -> N
     from workflows.outbox import Outbox
     from workflows.refusals import Refusals
     from workflows.state import RequestState
+    from workflows.steps import Steps
 
     now = datetime.now(UTC)
     s = spec_of("erin@example.com")
     inp = WorkflowInput(request_id="r1", spec=s, submitted_at=now)
     state = RequestState(inp, decision=PolicyDecision(allowed=True, approvers=["bob@example.com"]))
     state.submitted_via, state.submission_verified, state.human_required = "temporal", False, True
-    out = Outbox("r1", lambda: state.view("w"))
+    out = Outbox("r1", lambda: state.view("w"), Steps())
     carried = carry(state, out, Refusals(out, []), now, ["n1", "n2"])
     assert carried.nonces == ["n1", "n2"]
     again = restore(inp.model_copy(update={"carried": carried}), carried)
