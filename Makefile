@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test upgrade-test lint typecheck bench chaos histories clean
+.PHONY: install dev test upgrade-test sdk-hazards lint typecheck bench chaos histories clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,7 +21,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy grantflow workflows activities slack_app worker.py
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m 'not upgrade' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m 'not upgrade and not sdk_hazard' $(PYTEST_ARGS)
+	@echo "make test: left out the upgrade test (make upgrade-test) and the SDK hazard reproductions (make sdk-hazards)"
+
+# Reproductions of known Temporal SDK problems (CHANGELOG.md, Known problems), RUNS times each; they fail while
+# the problem shows. Not part of `make test`: their failure is upstream's, measured here, not a regression.
+RUNS ?= 20
+sdk-hazards: $(STAMP)
+	GF_HAZARD_RUNS=$(RUNS) $(BIN)/python -m pytest -q -p no:cacheprovider -m sdk_hazard tests $(PYTEST_ARGS)
 
 # Requests started by the previous release's worker (tests/upgrade/releases.py), finished by this checkout's.
 # About 2 minutes, plus 1.5-3 minutes the first time to pip-install the release into .grantflow/releases/.

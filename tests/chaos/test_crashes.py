@@ -46,7 +46,9 @@ async def _kill_when(chaos: Chaos, worker_index: int, ready: Callable[[dict[str,
 
 
 async def _check_audit(chaos: Chaos, subs: list[Submitted], end_action: str) -> None:
+    """Once each workflow has closed (it closes after its last publish), its audit trail is complete."""
     for sub in subs:
+        await asyncio.wait_for(chaos.client.temporal.get_workflow_handle(sub.workflow_id).result(), FINAL_TIMEOUT)
         events = await chaos.audit(sub.request_id)
         grants = [e for e in events if e.action == "grant" and e.outcome == "ok"]
         revokes = [e for e in events if e.action == "revoke" and e.outcome == "ok"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +14,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
+from temporalio.client import WorkflowFailureError
 
 from grantflow.dev.demo import ensure_demo_admin
 from grantflow.dev.pgserver import PgServer
@@ -160,6 +163,9 @@ async def test_postgres_bad_resource_fails_the_request_and_leaves_nothing(
     assert gf_roles(pg_server.admin_dsn) == before
     with psycopg.connect(pg_server.dsn("orders"), autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] > 0
+    # The workflow ends failed once its last publish is out (then the audit trail is complete).
+    with contextlib.suppress(WorkflowFailureError):
+        await asyncio.wait_for(pg_stack.facade.temporal.get_workflow_handle(sub.workflow_id).result(), 60)
     events = await pg_stack.facade.audit(request_id=sub.request_id)
     failed = [e for e in events if e.action == "grant" and e.outcome == "failed"]
     # The audit trail records why, as people saw it, and nothing of the admin DSN's password.

@@ -96,7 +96,13 @@ async def test_a_raw_signal_is_refused_under_enforce_and_the_history_holds_no_de
     assert shown.returncode == 0, shown.stderr
     decoded = payload_texts(json.loads(shown.stdout))
     assert '"mac"' in decoded, "the proofs are in history"
-    assert "verify_decision" in decoded, "their check is in history"
+    # Their check is in history: an activity (workflows/steps.py) given the proof, returning the verdict.
+    scheduled = [
+        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for e in json.loads(shown.stdout)["events"]
+        if "activityTaskScheduledEventAttributes" in e
+    ]
+    assert "verify_decision" in scheduled, "their check is in history"
     _, _, encoded = TEST_DECISION_KEYS.partition(":")
     key = base64.b64decode(encoded)
     for text in (raw, shown.stdout, decoded, payload_texts(json.loads(raw))):
