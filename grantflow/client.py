@@ -47,6 +47,7 @@ from grantflow.outcomes import (
 from grantflow.settings import Settings
 from grantflow.storage.store import Store
 from grantflow.storage.vault import SecretVault
+from grantflow.temporal import task_stranded
 from workflows.access_request import AccessRequestWorkflow, summary_line
 from workflows.discovery import DiscoveryWorkflow
 
@@ -316,9 +317,16 @@ class GrantflowClient:
         return await self._update(request_id, AccessRequestWorkflow.revoke_update, "revoke", payload, actor)
 
     async def status(self, request_id: str) -> StatusView:
+        """The workflow's `status` query; the request index's row while a workflow task waits on a worker that
+        is gone (grantflow/temporal.py, `task_stranded`), or when the workflow cannot answer."""
         request_id = request_id_from(request_id)
+        handle = self._handle(request_id)
         try:
-            return await self._handle(request_id).query(AccessRequestWorkflow.status)
+            if await task_stranded(handle):
+                view = await asyncio.to_thread(self.store.get_request, request_id)
+                if view is not None:
+                    return view
+            return await handle.query(AccessRequestWorkflow.status)
         except RPCError as exc:
             view = await asyncio.to_thread(self.store.get_request, request_id)
             if view is not None:
