@@ -4,6 +4,7 @@ at any other door, and the MCP server's decision key proves each decision (`via:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -38,11 +39,23 @@ async def test_an_approver_approves_through_mcp_verified_and_nobody_approves_the
         outsider = await dan.call_tool("approve_request", {"request_id": rid})
         assert outsider.is_error and "refused: dan@example.com is not an approver for this flow" in text(outsider)
     assert (await workflow_status(stack, rid))["approvals"] == []
+    # The same approval sent straight to the workflow is refused there, and the request's view lists it.
+    temporal = await TemporalClient.connect(stack["TEMPORAL_ADDRESS"], data_converter=data_converter(""))
+    await temporal.get_workflow_handle(f"access-request-{rid}").signal("approve", {"approver": "dan@example.com"})
+    async with session(stack, "carol@example.com") as carol:
+        for _ in range(100):
+            view = data(await carol.call_tool("request_status", {"request_id": rid}))
+            if view["refused"]:
+                break
+            await asyncio.sleep(0.2)
+    [refused] = view["refused"]
+    assert (refused["action"], refused["actor"]) == ("approve", "dan@example.com") and refused["at"]
+    assert refused["reason"] == "dan@example.com is not an approver for this flow"
 
     async with session(stack, "bob@example.com") as bob:
         approved = data(await bob.call_tool("approve_request", {"request_id": rid, "comment": "go ahead"}))
         assert approved["request_id"] == rid and approved["approvals"] == ["bob@example.com"]
-        assert approved["refused"] == []
+        assert [r["actor"] for r in approved["refused"]] == ["dan@example.com"]
         assert (await poll(bob, rid, {"ACTIVE", "FAILED"}))["status"] == "ACTIVE"
     status = await workflow_status(stack, rid)
     assert [(a["approver"], a["comment"], a["via"], a["verified"]) for a in status["approvals"]] == [
