@@ -69,7 +69,7 @@ class AccessRequestWorkflow:
         self._s = RequestState(inp) if c is None else restore(inp, c)
         self._steps = Steps()  # the policy, proof checks, the start check, publishes: see workflows/steps.py
         self._out = Outbox(inp.request_id, self._view, self._steps, c)
-        self._refusals = Refusals(self._out, c.refusals if c is not None else [])
+        self._refusals = Refusals(self._out, c.refusals if c is not None else [], self._s.note_refused)
         self._verifier = Verifier(c.nonces if c is not None else [], self._steps)
         self._continue_enabled = False
         # What the search attributes hold: set at start (or by the previous run), kept current by _transition.

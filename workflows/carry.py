@@ -80,6 +80,7 @@ def carry(s: RequestState, outbox: Outbox, refusals: Refusals, now: datetime, no
         human_required=s.human_required,
         submitted_via=s.submitted_via,
         submission_verified=s.submission_verified,
+        refused=s.refused,
     )
 
 
@@ -104,4 +105,5 @@ def restore(inp: WorkflowInput, c: CarriedState) -> RequestState:
         submitted_via=c.submitted_via,
         submission_verified=c.submission_verified,
         human_required=c.human_required,
+        refused=list(c.refused),
     )

@@ -11,6 +11,7 @@ Deterministic, no I/O: it runs inside the workflow, on workflow time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -33,10 +34,16 @@ class AuditTrail(Protocol):
     ) -> None: ...
 
 
+# Told of every refused message, counted or not: (action, actor, reason, at); the status view keeps the last few.
+Noted = Callable[[str, str, str, datetime], None]
+
+
 class Refusals:
-    def __init__(self, audit: AuditTrail, windows: list[RefusalWindow]) -> None:
-        """`windows` are those a previous run had open (workflows/carry.py)."""
+    def __init__(self, audit: AuditTrail, windows: list[RefusalWindow], noted: Noted | None = None) -> None:
+        """`windows` are those a previous run had open (workflows/carry.py); `noted` is told of each refusal
+        (RequestState.note_refused)."""
         self._audit = audit
+        self._noted = noted
         self._windows: dict[str, RefusalWindow] = {w.actor: w for w in windows}
         self._limited: bool | None = None
         self._summarizer: asyncio.Task[None] | None = None
@@ -44,6 +51,8 @@ class Refusals:
     def refuse(self, action: str, actor: str, reason: str, raise_error: bool) -> None:
         """Audit (or count) a refused message; an update's caller gets the reason as its error."""
         actor = actor or "unknown"
+        if self._noted is not None:
+            self._noted(action, actor, reason, workflow.now())
         if not self._counted_only(actor, action, reason):
             self._audit.event(actor, action, outcome="refused", reason=reason)
         if raise_error:

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ExtendPayload,
         GrantItem,
         PolicyDecision,
+        RefusedDecision,
         RejectPayload,
         RequestSpec,
         RevokePayload,
@@ -34,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
     from grantflow.domain.proofs import Verdict
 
 EXTEND_FAILED_REASON = "extension failed"
+# How many refused decisions the status view shows (the newest; the audit trail keeps every one).
+REFUSED_SHOWN = 5
 
 P = TypeVar("P", ApprovePayload, RejectPayload, ExtendPayload, RevokePayload)
 
@@ -68,6 +71,8 @@ class RequestState:
     submitted_via: str = ""
     submission_verified: bool | None = None
     human_required: bool = False
+    # The last decisions the workflow refused (REFUSED_SHOWN at most, newest last), for the status view.
+    refused: list[RefusedDecision] = field(default_factory=list)
 
     @property
     def spec(self) -> RequestSpec:
@@ -155,6 +160,11 @@ class RequestState:
         if self.revoke_by is not None:
             return f"the request was withdrawn by {self.revoke_by}"
         return None
+
+    def note_refused(self, action: str, actor: str, reason: str, at: datetime) -> None:
+        """Keep a refused decision for the status view (workflows/refusals.py calls this for each one)."""
+        self.refused.append(RefusedDecision(action=action, actor=actor[:320], reason=reason[:500], at=at))
+        del self.refused[:-REFUSED_SHOWN]
 
     # --- what an accepted message changes ----------------------------------------------------------------
 
@@ -277,6 +287,7 @@ class RequestState:
             escalated_to=list(self.escalated),
             submitted_via=self.submitted_via,
             submission_verified=self.submission_verified,
+            refused=list(self.refused),
         )
 
 

@@ -99,6 +99,8 @@ def print_status(v: StatusView) -> None:
         out.print(f"  approvals   {len(v.approvals)}/{v.approvals_required}" + (":" if v.approvals else ""))
         for a in v.approvals:
             out.print(f"    - {approval_text(a)}")
+    for r in v.refused:
+        out.print(f"  refused     {r.action} by {r.actor} at {local(r.at)} — {r.reason}", markup=False)
     if v.escalated_to:
         out.print(f"  escalated   to {', '.join(v.escalated_to)}")
     if v.escalates_at:

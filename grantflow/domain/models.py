@@ -121,6 +121,15 @@ class Approval(BaseModel):
     verified: bool | None = None
 
 
+class RefusedDecision(BaseModel):
+    """A decision the workflow refused (policy, proof or `decisions: enforce`): what, by whom, why, when."""
+
+    action: str
+    actor: str
+    reason: str
+    at: datetime
+
+
 class GrantResult(BaseModel):
     """Outcome of granting one item. `details` is what the grantee needs (no secrets: see docs/security.md)."""
 
@@ -170,6 +179,8 @@ class StatusView(BaseModel):
     # How the request was submitted (see Approval.via); empty for requests begun before verification.
     submitted_via: str = ""
     submission_verified: bool | None = None
+    # The last decisions the workflow refused, newest last (a few: the audit trail has them all).
+    refused: list[RefusedDecision] = Field(default_factory=list)
 
 
 AuditOutcome = Literal["ok", "refused", "failed", "info"]
@@ -264,6 +275,7 @@ class CarriedState(BaseModel):
     human_required: bool = False
     submitted_via: str = ""
     submission_verified: bool | None = None
+    refused: list[RefusedDecision] = Field(default_factory=list)
 
 
 class WorkflowInput(BaseModel):

@@ -1,21 +1,21 @@
-"""`grantflow mcp`: the MCP front door, so that an AI assistant can find and request access for its user.
+"""`grantflow mcp`: the MCP front door, so that an AI assistant can find, request and decide access for its user.
 
-Who the caller is comes from the server's configuration, never from a tool argument: over stdio the
-process runs for one person (`GRANTFLOW_MCP_USER`); over streamable HTTP every HTTP request must carry
-`Authorization: Bearer TOKEN`, mapped to an email by `GRANTFLOW_MCP_TOKENS="token:email,..."`, or it is
-answered 401 before the MCP layer sees it. Without tokens HTTP does not start unless `--insecure-no-auth`
-(127.0.0.1 only, everyone acts as `GRANTFLOW_MCP_USER`, a warning in the log). There is deliberately no approve
-or reject tool: a human approves in Slack. Every call goes through `GrantflowClient`, like the CLI.
+Who the caller is comes from the server's configuration, never from a tool argument (grantflow/mcp/auth.py):
+over stdio the process runs for one person (`GRANTFLOW_MCP_USER`); over streamable HTTP every HTTP request
+must carry `Authorization: Bearer TOKEN`, mapped to an email by `GRANTFLOW_MCP_TOKENS="token:email,..."`, or
+it is answered 401 before the MCP layer sees it. Without tokens HTTP does not start unless
+`--insecure-no-auth` (127.0.0.1 only, everyone acts as `GRANTFLOW_MCP_USER`, a warning in the log).
+Every call goes through `GrantflowClient`, like the CLI; it signs each decision `via: mcp` when the process
+holds GRANTFLOW_DECISION_KEYS. The user may approve or reject where the flow names them an approver (the
+workflow refuses anyone else and self-approval); break-glass is not offered here (Slack and the CLI).
+What the tools answer is in grantflow/mcp/views.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import structlog
@@ -23,131 +23,26 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from grantflow import assist, catalog
-from grantflow.client import GrantflowClient, GrantflowError, Refused
-from grantflow.domain.config import ConfigError
+from grantflow.client import GrantflowClient, Refused
 from grantflow.domain.durations import format_duration
-from grantflow.domain.emails import BadEmail, check_email
 from grantflow.domain.models import StatusView
+from grantflow.mcp.auth import LOOPBACK, TOKENS_ENV, USER_ENV, BearerAuth, identity_from, parse_tokens
+from grantflow.mcp.views import request_view, suggestion_arguments, tool_errors
 from grantflow.settings import Settings
-from grantflow.temporal import TemporalUnavailable
 
 log = structlog.get_logger("grantflow.mcp")
-
-USER_ENV = "GRANTFLOW_MCP_USER"
-TOKENS_ENV = "GRANTFLOW_MCP_TOKENS"
 
 INSTRUCTIONS = """\
 grantflow gives people temporary, approved access to databases, folders and other resources.
 Typical use: call suggest_access with what the user is trying to do, show the suggestions, and after the
 user picks one call request_access with that suggestion's `request_access_arguments` (add a justification
-in the user's words when the flow requires one). Requests usually wait for a human approver in Slack;
-check progress with request_status or my_requests. You act as one fixed person configured on this
-server; you cannot approve requests, and cannot act for anyone else."""
-
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def parse_tokens(raw: str | None) -> dict[str, str]:
-    """`token:email,token2:email2` → {token: email}. The email is after the last colon; an entry whose email
-    fails the email rule is left out (and so authenticates nobody)."""
-    out: dict[str, str] = {}
-    for part in (raw or "").split(","):
-        token, sep, email = part.strip().rpartition(":")
-        if not (sep and token.strip()):
-            continue
-        try:
-            out[token.strip()] = check_email(email)
-        except BadEmail:
-            continue
-    return out
-
-
-def bearer_identity(authorization: str | None, tokens: Mapping[str, str]) -> str | None:
-    """The email of the token in an `Authorization: Bearer TOKEN` value, or None. Every configured token is
-    compared in constant time, so neither a match nor its position shows in the answer's timing."""
-    scheme, _, presented = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    given = presented.strip().encode()
-    found: str | None = None
-    for token, email in tokens.items():
-        if hmac.compare_digest(given, token.encode()) and given:
-            found = email
-    return found
-
-
-def identity_from(headers: Mapping[str, str] | None, env: Mapping[str, str]) -> str:
-    """The caller's email for one tool call, or a ToolError saying what to configure."""
-    tokens = parse_tokens(env.get(TOKENS_ENV))
-    if headers is not None and tokens:
-        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        email = bearer_identity(auth, tokens)
-        if not email:
-            raise ToolError(f"not authenticated: send `Authorization: Bearer <token>` with a token from {TOKENS_ENV}")
-        return email
-    try:
-        return check_email(env.get(USER_ENV, ""))
-    except BadEmail as exc:
-        raise ToolError(
-            f"this grantflow MCP server has no identity: set {USER_ENV} to your email (or {TOKENS_ENV} for HTTP): {exc}"
-        ) from None
-
-
-class BearerAuth:
-    """ASGI middleware: every HTTP request needs a valid bearer token, else 401 and the MCP app never runs."""
-
-    def __init__(self, app: ASGIApp, tokens: Mapping[str, str]):
-        self.app = app
-        self.tokens = dict(tokens)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
-        auth = next((v.decode("latin-1") for k, v in headers if k.lower() == b"authorization"), "")
-        if bearer_identity(auth, self.tokens) is None:
-            body = json.dumps(
-                {"error": "unauthorized", "error_description": f"send Authorization: Bearer <token> ({TOKENS_ENV})"}
-            ).encode()
-            start_headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b'Bearer realm="grantflow"'),
-            ]
-            await send({"type": "http.response.start", "status": 401, "headers": start_headers})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, send)
-
-
-def _view(v: StatusView) -> dict[str, Any]:
-    return {
-        "request_id": v.request_id,
-        "status": v.status.value,
-        "status_reason": v.status_reason,
-        "requester": v.requester,
-        "grantee": v.grantee,
-        "grants": [g.label() for g in v.grants],
-        "bundle": v.bundle,
-        "flow": v.flow_name or v.flow_id,
-        "approvers": v.approvers,
-        "approvals": [a.approver for a in v.approvals],
-        "approvals_required": v.approvals_required,
-        "duration": format_duration(v.duration_seconds),
-        "start_at": v.start_at.isoformat() if v.start_at else None,
-        "escalated_to": v.escalated_to,
-        "escalates_at": v.escalates_at.isoformat() if v.escalates_at else None,
-        "approval_deadline": v.approval_deadline.isoformat() if v.approval_deadline else None,
-        "expires_at": v.expires_at.isoformat() if v.expires_at else None,
-        "extensions_used": v.extensions_used,
-        "max_extensions": v.max_extensions,
-        "can_extend": v.extension_enabled and v.extensions_used < v.max_extensions,
-    }
+in the user's words when the flow requires one). Requests usually wait for a human approver;
+check progress with request_status or my_requests. When the user is an approver of someone else's request,
+approve_request or reject_request decides it for them, after they confirmed. You act as one fixed person
+configured on this server, and cannot act for anyone else."""
 
 
 class GrantflowMCP:
@@ -224,7 +119,7 @@ class GrantflowMCP:
                             "automatic_approval": s.approvals_required == 0,
                             "justification_required": s.justification_required,
                             "score": s.score,
-                            "request_access_arguments": _arguments(s),
+                            "request_access_arguments": suggestion_arguments(s),
                         }
                         for s in found
                     ],
@@ -315,7 +210,7 @@ class GrantflowMCP:
                 except Refused as exc:
                     raise ToolError(f"refused: {exc}") from None
                 view = await c.decided(sub.request_id)
-                out = _view(view)
+                out = request_view(view)
                 out["workflow_id"] = sub.workflow_id
                 out["already_existed"] = sub.existing
                 if sub.notes:
@@ -328,7 +223,7 @@ class GrantflowMCP:
             with tool_errors():
                 person = self.who(ctx)
                 c = await self.client()
-                return {"as": person, "requests": [_view(v) for v in await c.recent(person)]}
+                return {"as": person, "requests": [request_view(v) for v in await c.recent(person)]}
 
         @server.tool(annotations=read_only)
         async def request_status(
@@ -339,7 +234,7 @@ class GrantflowMCP:
             with tool_errors():
                 person = self.who(ctx)
                 c = await self.client()
-                return _view(await self._involved(c, person, request_id))
+                return request_view(await self._involved(c, person, request_id))
 
         @server.tool(annotations=ToolAnnotations(destructiveHint=False, idempotentHint=False, openWorldHint=False))
         async def extend_access(
@@ -351,7 +246,7 @@ class GrantflowMCP:
             with tool_errors():
                 person = self.who(ctx)
                 c = await self.client()
-                return _view(await c.extend(request_id, person))
+                return request_view(await c.extend(request_id, person))
 
         @server.tool(annotations=ToolAnnotations(destructiveHint=True, idempotentHint=True, openWorldHint=False))
         async def revoke_access(
@@ -363,49 +258,49 @@ class GrantflowMCP:
             with tool_errors():
                 person = self.who(ctx)
                 c = await self.client()
-                return _view(await c.revoke(request_id, person, reason))
+                return request_view(await c.revoke(request_id, person, reason))
+
+        decides = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+
+        @server.tool(annotations=decides)
+        async def approve_request(
+            request_id: Annotated[str, Field(description="The id of a request waiting for the user's approval.")],
+            ctx: Context,
+            comment: Annotated[str, Field(description="Optional comment, kept in the audit trail.")] = "",
+        ) -> dict[str, Any]:
+            """Approve someone else's access request as the user, who must be one of its flow's approvers.
+
+            The user's approval counts towards the flow's quorum; once it is met, access is granted at once (or at
+            the requested start). Confirm with the user before calling this, naming the requester and what they
+            get (request_status shows it). Nobody approves their own request (as requester or grantee), and a
+            person who is not an approver of the flow is refused with the reason. Break-glass (an admin
+            approving alone in an emergency) is not available here: it stays in Slack and the CLI."""
+            with tool_errors():
+                person = self.who(ctx)
+                c = await self.client()
+                try:
+                    return request_view(await c.approve(request_id, person, comment))
+                except Refused as exc:
+                    raise ToolError(f"refused: {exc}") from None
+
+        @server.tool(annotations=decides)
+        async def reject_request(
+            request_id: Annotated[str, Field(description="The id of a request waiting for the user's approval.")],
+            ctx: Context,
+            reason: Annotated[str, Field(description="Why, in the user's words; the requester sees it.")] = "",
+        ) -> dict[str, Any]:
+            """Reject someone else's access request as the user, who must be one of its flow's approvers: the
+            request ends REJECTED and nothing is granted. Confirm with the user before calling this. A person
+            who may not decide the request is refused with the reason."""
+            with tool_errors():
+                person = self.who(ctx)
+                c = await self.client()
+                try:
+                    return request_view(await c.reject(request_id, person, reason))
+                except Refused as exc:
+                    raise ToolError(f"refused: {exc}") from None
 
         return server
-
-
-def _arguments(s: assist.Suggestion) -> dict[str, Any]:
-    args: dict[str, Any] = {"duration": format_duration(s.duration_seconds), "justification": s.justification}
-    if s.bundle:
-        args["bundle"] = s.bundle
-    else:
-        args.update(
-            integration=s.integration, resource_type=s.resource_type, resources=s.resources, permission=s.permission
-        )
-    return args
-
-
-def _cli_words(message: str) -> str:
-    """build_spec speaks in CLI flags; a model calls fields."""
-    for flag, name in (
-        ("--integration", "integration"),
-        ("--resource-type", "resource_type"),
-        ("--resource", "resources"),
-        ("--permission", "permission"),
-        ("--bundle", "bundle"),
-        ("--duration", "duration"),
-    ):
-        message = message.replace(flag, name)
-    return message
-
-
-@contextmanager
-def tool_errors() -> Iterator[None]:
-    """Client errors become tool errors the model can read, instead of an opaque crash."""
-    try:
-        yield
-    except assist.AssistError as exc:
-        raise ToolError(str(exc)) from None
-    except GrantflowError as exc:
-        raise ToolError(_cli_words(str(exc))) from None
-    except TemporalUnavailable as exc:
-        raise ToolError(str(exc)) from None
-    except ConfigError as exc:
-        raise ToolError(str(exc).splitlines()[0] + " (run `grantflow config check`)") from None
 
 
 class HttpRefused(Exception):

@@ -186,7 +186,9 @@ async def test_a_flood_continues_as_new_and_loses_nothing(
     late = view.ended_at - view.expires_at
     assert timedelta(0) <= late < timedelta(seconds=5), f"revoked {late} after the extended expiry"
 
-    # Same workflow id, several runs: every earlier one closed as continued-as-new.
+    # Same workflow id, several runs: every earlier one closed as continued-as-new. The last one completes
+    # after publishing its end (status is EXPIRED a publish before that): wait for it to close.
+    await asyncio.wait_for(temporal.get_workflow_handle(wid).result(), timeout=60)
     runs = await chain(temporal, wid)
     assert len(runs) >= 3, runs
     assert runs[0][0] == first_run and pending_run.run_id in [r for r, _ in runs]

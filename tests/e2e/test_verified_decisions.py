@@ -110,6 +110,33 @@ async def test_a_raw_signal_is_refused_under_enforce_and_the_history_holds_no_de
         assert key.decode("latin-1") not in text and key.hex() not in text
 
 
+async def test_a_raw_approval_refused_under_enforce_is_in_status_json_and_text(stack: Stack) -> None:
+    """The refusal is not only in the audit trail: `grantflow status` lists it (`refused` in `--json`, a
+    `refused` line in the text), and keeps it once the request is approved through grantflow."""
+    out = await stack.cli_json(*request_args())
+    rid, wid = out["request_id"], out["workflow_id"]
+    await stack.wait_status(rid, "PENDING_APPROVAL")
+    await raw_approve(stack, wid, "bob@example.com")
+    for _ in range(150):
+        status = await stack.cli_json("status", rid)
+        if status["refused"]:
+            break
+        await asyncio.sleep(0.2)
+    [refused] = status["refused"]
+    assert (refused["action"], refused["actor"]) == ("approve", "bob@example.com")
+    assert refused["reason"].startswith("unverified approve refused") and refused["at"]
+    assert status["approvals"] == [] and status["status"] == "PENDING_APPROVAL"
+    text = (await stack.cli("status", rid, check=True)).stdout
+    assert re.search(r"\n  refused     approve by bob@example\.com at [^\n]+ — unverified approve refused: ", text), (
+        text
+    )
+
+    approved = await stack.cli("approve", rid, "--as", "bob@example.com")
+    assert approved.returncode == 0, approved.stderr
+    await stack.wait_status(rid, "ACTIVE")
+    assert [r["actor"] for r in (await stack.cli_json("status", rid))["refused"]] == ["bob@example.com"]
+
+
 async def test_a_raw_signal_counts_unverified_under_audit_and_shows_everywhere(audit_stack: Stack) -> None:
     stack = audit_stack
     out = await stack.cli_json(*request_args())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 
-from grantflow.mcp.server import TOKENS_ENV, USER_ENV, identity_from, parse_tokens
+from grantflow.mcp.auth import TOKENS_ENV, USER_ENV, identity_from, parse_tokens
 
 
 def test_parse_tokens() -> None:

@@ -23,6 +23,8 @@ TOOLS = {
     "request_status",
     "extend_access",
     "revoke_access",
+    "approve_request",
+    "reject_request",
 }
 
 
@@ -59,7 +61,11 @@ async def test_request_status_revoke_over_stdio(stack: dict[str, str]) -> None:
     async with session(stack, "erin@example.com") as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         assert set(tools) == TOOLS
-        assert not any("approve" in name or "reject" in name for name in tools)
+        for name in ("approve_request", "reject_request"):
+            hints = tools[name].annotations
+            assert hints is not None and hints.read_only_hint is False and hints.idempotent_hint is False
+            assert "Confirm with the user" in (tools[name].description or "")
+            assert "break_glass" not in tools[name].input_schema.get("properties", {})
         assert all(t.description and len(t.description) > 40 for t in tools.values())
         for tool in tools.values():
             assert not {"requester", "user", "as", "email", "actor"} & set(tool.input_schema.get("properties", {}))

@@ -150,6 +150,38 @@ async def test_signed_decisions_are_verified_and_a_raw_signal_is_refused_under_e
     assert (revoke.detail["via"], revoke.detail["verified"]) == ("temporal", False)
 
 
+async def test_refused_decisions_are_in_the_status_view_the_last_five_newest_last(hv: Harness) -> None:
+    """A raw approval refused under `enforce` is in `status` too (`refused`), not only in the audit trail; the
+    view keeps the last five refused decisions, newest last, whatever refused them (the proof, the policy)."""
+    h = hv
+    rid = (await h.client.submit(spec(h))).request_id
+    await settle(h, rid, {"PENDING_APPROVAL"})
+    await signal(h, rid, "approve", {"approver": "bob@example.com", "comment": "via temporal"})
+    await audit(h, rid, until="approve")
+    view = await settle(h, rid, {"PENDING_APPROVAL"})
+    assert view["approvals"] == []
+    [refused] = view["refused"]
+    assert (refused["action"], refused["actor"]) == ("approve", "bob@example.com")
+    assert refused["reason"].startswith("unverified approve refused: this flow accepts only decisions made through")
+    assert datetime.fromisoformat(refused["at"]) >= datetime.fromisoformat(view["submitted_at"])
+
+    # Six more refusals (not approvers of the flow): the view keeps the newest five, in order.
+    for n in range(6):
+        await signal(h, rid, "reject", {"approver": f"x{n}@example.com"})
+    for _ in range(200):
+        view = await settle(h, rid, {"PENDING_APPROVAL"})
+        if view["refused"][-1]["actor"] == "x5@example.com":
+            break
+        await asyncio.sleep(0.05)
+    assert [r["actor"] for r in view["refused"]] == [f"x{n}@example.com" for n in range(1, 6)]
+    assert all(r["action"] == "reject" and "not an approver" in r["reason"] for r in view["refused"])
+
+    await h.client.approve(rid, "bob@example.com")
+    view = await settle(h, rid, {"ACTIVE"})
+    assert [r["actor"] for r in view["refused"]] == [f"x{n}@example.com" for n in range(1, 6)]
+    assert StatusView.model_validate(view).refused[-1].actor == "x5@example.com"
+
+
 async def test_bad_proofs_are_refused_with_one_line_reasons_and_the_workflow_stays_healthy(hv: Harness) -> None:
     h = hv
     rid = (await h.client.submit(spec(h))).request_id
@@ -298,16 +330,21 @@ def test_accepted_nonces_and_the_submission_marks_survive_continue_as_new() -> N
     state = RequestState(inp, decision=PolicyDecision(allowed=True, approvers=["bob@example.com"]))
     state.submitted_via, state.submission_verified, state.human_required = "temporal", False, True
     out = Outbox("r1", lambda: state.view("w"), Steps())
+    for n in range(7):
+        state.note_refused("approve", f"x{n}@example.com", "unverified approve refused", now)
     carried = carry(state, out, Refusals(out, []), now, ["n1", "n2"])
     assert carried.nonces == ["n1", "n2"]
     again = restore(inp.model_copy(update={"carried": carried}), carried)
     assert (again.submitted_via, again.submission_verified, again.human_required) == ("temporal", False, True)
     assert again.required() == 1
+    assert [r.actor for r in again.refused] == [f"x{n}@example.com" for n in range(2, 7)]
+    assert again.view("w").refused == again.refused
     # A payload recorded before proofs existed still decodes (every new field has a default).
     old = carried.model_dump(mode="json")
-    for key in ("nonces", "human_required", "submitted_via", "submission_verified"):
+    for key in ("nonces", "human_required", "submitted_via", "submission_verified", "refused"):
         old.pop(key)
     assert type(carried).model_validate(old).nonces == []
+    assert type(carried).model_validate(old).refused == []
 
 
 def spec_of(requester: str) -> RequestSpec:
