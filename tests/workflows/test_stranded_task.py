@@ -12,9 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -23,11 +20,11 @@ from temporalio.client import Client
 from grantflow.client import GrantflowClient
 from grantflow.dev.launcher import DevServer
 from grantflow.domain.config import ConfigSource
-from grantflow.settings import Settings
 from grantflow.storage.store import Store
 from grantflow.temporal import data_converter, register_search_attributes, task_stranded
-from tests.conftest import ROOT, TEST_CONFIG
+from tests.conftest import TEST_CONFIG
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS
+from tests.workflows.worker_process import fresh_settings, start_worker_process
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,54 +34,33 @@ async def test_status_reads_the_index_while_a_task_waits_on_a_dead_worker(
 ) -> None:
     client = await Client.connect(dev_server.address, data_converter=data_converter(TEST_ENCRYPTION_KEYS))
     await register_search_attributes(client)
-    state = tmp_path / "state"
-    state.mkdir()
-    settings = Settings(
-        GRANTFLOW_TASK_QUEUE=f"tq-{uuid.uuid4().hex[:8]}",
-        DATABASE_URL=f"sqlite:///{tmp_path}/gf.db",
-        GRANTFLOW_STATE_DIR=str(state),
-        GRANTFLOW_CONFIG=str(TEST_CONFIG),
-    )
+    settings = fresh_settings(tmp_path)
     store = Store(settings.database_url)
     store.create_all()
     gf = GrantflowClient(client, ConfigSource(TEST_CONFIG), store, settings.task_queue)
-    env = {
-        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH", "TMPDIR")},
-        "TEMPORAL_ADDRESS": dev_server.address,
-        "GRANTFLOW_TASK_QUEUE": settings.task_queue,
-        "DATABASE_URL": settings.database_url,
-        "GRANTFLOW_STATE_DIR": str(state),
-        "GRANTFLOW_CONFIG": str(TEST_CONFIG),
-        "GRANTFLOW_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
-        "GRANTFLOW_LOG_LEVEL": "WARNING",
-        "SLACK_BOT_TOKEN": "",
-    }
-    with (tmp_path / "worker.log").open("wb") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    worker = start_worker_process(dev_server.address, settings, tmp_path / "worker.log")
+    try:
+        spec = gf.build_spec(
+            requester="alice@example.com",
+            integration="files",
+            resource_type="folder",
+            resources=["alpha"],
+            permission="read",
+            duration="1h",
+            justification="a task left on a dead worker",
         )
-        try:
-            spec = gf.build_spec(
-                requester="alice@example.com",
-                integration="files",
-                resource_type="folder",
-                resources=["alpha"],
-                permission="read",
-                duration="1h",
-                justification="a task left on a dead worker",
-            )
-            rid = (await gf.submit(spec)).request_id
-            view = await gf.decided(rid, timeout=30)
-            assert view.flow_id and view.status.value == "PENDING_APPROVAL"
-            deadline = asyncio.get_running_loop().time() + 30
-            while store.get_request(rid) is None:  # the submitted transition is published
-                assert asyncio.get_running_loop().time() < deadline, "never published"
-                await asyncio.sleep(0.1)
-            handle = client.get_workflow_handle(f"access-request-{rid}")
-            assert not await task_stranded(handle), "an idle workflow has no stranded task"
-        finally:
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
+        rid = (await gf.submit(spec)).request_id
+        view = await gf.decided(rid, timeout=30)
+        assert view.flow_id and view.status.value == "PENDING_APPROVAL"
+        deadline = asyncio.get_running_loop().time() + 30
+        while store.get_request(rid) is None:  # the submitted transition is published
+            assert asyncio.get_running_loop().time() < deadline, "never published"
+            await asyncio.sleep(0.1)
+        handle = client.get_workflow_handle(f"access-request-{rid}")
+        assert not await task_stranded(handle), "an idle workflow has no stranded task"
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
     # A decision now schedules a workflow task on the dead worker's sticky queue, where it waits.
     await handle.signal("approve", {"approver": "bob@example.com"})
     await asyncio.sleep(1.5)

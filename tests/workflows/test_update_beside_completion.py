@@ -20,9 +20,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -33,12 +30,12 @@ from temporalio.worker import Replayer
 from grantflow.client import GrantflowClient
 from grantflow.dev.launcher import DevServer
 from grantflow.domain.config import ConfigSource
-from grantflow.settings import Settings
 from grantflow.storage.store import Store
 from grantflow.temporal import data_converter, register_search_attributes
-from tests.conftest import ROOT, TEST_CONFIG
+from tests.conftest import TEST_CONFIG
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS
 from tests.workflows.conftest import RecordingNotifier
+from tests.workflows.worker_process import fresh_settings, start_worker_process
 from worker import ALL_WORKFLOWS, build_worker, sandbox_runner
 
 pytestmark = pytest.mark.timeout(180)
@@ -93,14 +90,8 @@ async def test_with_door_status_meanwhile(dev_server: DevServer, tmp_path: Path,
 async def update_beside_completion(dev_server: DevServer, tmp_path: Path, *, queries: str | None) -> None:
     client = await Client.connect(dev_server.address, data_converter=data_converter(TEST_ENCRYPTION_KEYS))
     await register_search_attributes(client)
-    state = tmp_path / "state"
-    state.mkdir()
-    settings = Settings(
-        GRANTFLOW_TASK_QUEUE=f"tq-{uuid.uuid4().hex[:8]}",
-        DATABASE_URL=f"sqlite:///{tmp_path}/gf.db",
-        GRANTFLOW_STATE_DIR=str(state),
-        GRANTFLOW_CONFIG=str(TEST_CONFIG),
-    )
+    settings = fresh_settings(tmp_path)
+    state = settings.state_dir
     config, store = ConfigSource(TEST_CONFIG), Store(settings.database_url)
     gf = GrantflowClient(client, config, store, settings.task_queue)
 
@@ -110,26 +101,7 @@ async def update_beside_completion(dev_server: DevServer, tmp_path: Path, *, que
     (state / "grant-held").touch()
     # The first worker is a process of its own, killed as a machine dies: its sticky workflow task queue is
     # left behind, so the workflow task that carries the grant's completion times out there first.
-    env = {
-        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH", "TMPDIR")},
-        "TEMPORAL_ADDRESS": dev_server.address,
-        "GRANTFLOW_TASK_QUEUE": settings.task_queue,
-        "DATABASE_URL": settings.database_url,
-        "GRANTFLOW_STATE_DIR": str(state),
-        "GRANTFLOW_CONFIG": str(TEST_CONFIG),
-        "GRANTFLOW_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
-        "GRANTFLOW_LOG_LEVEL": "WARNING",
-        "SLACK_BOT_TOKEN": "",
-    }
-    log = (tmp_path / "worker-1.log").open("wb")
-    first = subprocess.Popen(
-        [sys.executable, "-m", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    first = start_worker_process(dev_server.address, settings, tmp_path / "worker-1.log")
     try:
         spec = gf.build_spec(
             requester="alice@example.com",
@@ -147,7 +119,6 @@ async def update_beside_completion(dev_server: DevServer, tmp_path: Path, *, que
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
-        log.close()
     (state / "grant-held").unlink()
     second = worker()
     async with second:
