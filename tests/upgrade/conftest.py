@@ -45,7 +45,7 @@ from grantflow.dev.pgserver import PgServer
 from grantflow.domain.models import AuditEvent, StatusView
 from grantflow.payloads.codec import new_key_entry
 from grantflow.storage.store import Store
-from grantflow.temporal import data_converter
+from grantflow.temporal import data_converter, task_stranded
 from tests.upgrade.releases import PREVIOUS_RELEASE, Release
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -441,7 +441,15 @@ class Lane:
         return self.temporal.get_workflow_handle(f"access-request-{request_id}")
 
     async def status(self, request_id: str) -> dict[str, Any]:
-        return dict(await self.handle(request_id).query("status"))
+        """As the doors ask (GrantflowClient.status): from the request index while a workflow task waits on a
+        dead worker (grantflow/temporal.py, `task_stranded`), else the workflow's query. A raw query in that
+        window meets the SDK ordering problem `make sdk-hazards` reproduces (CHANGELOG.md)."""
+        handle = self.handle(request_id)
+        if await task_stranded(handle):
+            view = await asyncio.to_thread(self.store.get_request, request_id)
+            if view is not None:
+                return view.model_dump(mode="json")
+        return dict(await handle.query("status"))
 
     async def update(self, request_id: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         return dict(await self.handle(request_id).execute_update(name, payload))
