@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -45,9 +45,9 @@ from grantflow.outcomes import (
     final_view,
 )
 from grantflow.settings import Settings
+from grantflow.status_read import read_status
 from grantflow.storage.store import Store
 from grantflow.storage.vault import SecretVault
-from grantflow.temporal import task_stranded
 from workflows.access_request import AccessRequestWorkflow, summary_line
 from workflows.discovery import DiscoveryWorkflow
 
@@ -317,18 +317,18 @@ class GrantflowClient:
         return await self._update(request_id, AccessRequestWorkflow.revoke_update, "revoke", payload, actor)
 
     async def status(self, request_id: str) -> StatusView:
-        """The workflow's `status` query; the request index's row while a workflow task waits on a worker that
-        is gone (grantflow/temporal.py, `task_stranded`), or when the workflow cannot answer."""
+        """Where the request stands, read as grantflow/status_read.py says (a finished run's result, the
+        request index while a task waits on a dead worker, else the `status` query); the index's row when
+        Temporal cannot answer."""
         request_id = request_id_from(request_id)
-        handle = self._handle(request_id)
+
+        def indexed() -> Awaitable[StatusView | None]:
+            return asyncio.to_thread(self.store.get_request, request_id)
+
         try:
-            if await task_stranded(handle):
-                view = await asyncio.to_thread(self.store.get_request, request_id)
-                if view is not None:
-                    return view
-            return await handle.query(AccessRequestWorkflow.status)
+            return await read_status(self._handle(request_id), indexed)
         except RPCError as exc:
-            view = await asyncio.to_thread(self.store.get_request, request_id)
+            view = await indexed()
             if view is not None:
                 return view
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):

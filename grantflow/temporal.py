@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import PendingWorkflowTaskState
+from temporalio.api.enums.v1 import PendingWorkflowTaskState, WorkflowExecutionStatus
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
@@ -19,10 +20,12 @@ from grantflow.settings import Settings
 
 __all__ = [
     "SEARCH_ATTRIBUTES",
+    "RunState",
     "TemporalUnavailable",
     "connect",
     "data_converter",
     "register_search_attributes",
+    "run_state",
     "task_stranded",
     "tls_config",
 ]
@@ -102,22 +105,42 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         ) from None
 
 
-async def task_stranded(handle: WorkflowHandle[Any, Any]) -> bool:
-    """Whether the workflow has a task that no worker has finished for more than STRANDED_TASK: it sits on the
-    sticky queue of a worker that died, or was handed to that worker's last poll. A query then makes another
-    worker rebuild the run halfway into that task, and with temporalio 1.35.0 a decision arriving in the same
-    task can run in an order its replay does not reproduce (CHANGELOG.md, Known problems): the doors do not
-    query in that window."""
-    try:
-        raw = (await handle.describe()).raw_description
-    except RPCError:
-        return False
-    if not raw.HasField("pending_workflow_task"):
-        return False
+@dataclass(frozen=True)
+class RunState:
+    """What the server says of a request's newest run, without asking a worker."""
+
+    running: bool
+    completed: bool  # ended with a result (the final status view), readable without a replay
+    stranded: bool  # a workflow task waits on a worker that is gone (see `task_stranded`)
+
+
+async def run_state(handle: WorkflowHandle[Any, Any]) -> RunState:
+    """One `describe` of the newest run: whether it runs, ended with a result, or has a stranded task.
+
+    A task no worker has finished for more than STRANDED_TASK sits on the sticky queue of a worker that died,
+    or was handed to that worker's last poll. A query then makes another worker rebuild the run halfway into
+    that task, and with temporalio 1.35.0 a decision arriving in the same task can run in an order its replay
+    does not reproduce (CHANGELOG.md, Known problems): the doors do not query in that window, nor a run that
+    has ended (a query there replays the whole history, and meets the same problem when the run went through
+    such a task)."""
+    raw = (await handle.describe()).raw_description
+    status = raw.workflow_execution_info.status
+    running = status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    completed = status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED
+    if not running or not raw.HasField("pending_workflow_task"):
+        return RunState(running, completed, stranded=False)
     task = raw.pending_workflow_task
     # Handed to the dead worker's last poll, a task shows as started until it times out; not yet handed, as
     # scheduled. A live worker finishes a workflow task in milliseconds (the workflow runs no local activity).
     since = task.scheduled_time
     if task.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED:
         since = task.started_time
-    return datetime.now(UTC) - since.ToDatetime(tzinfo=UTC) > STRANDED_TASK
+    return RunState(running, completed, stranded=datetime.now(UTC) - since.ToDatetime(tzinfo=UTC) > STRANDED_TASK)
+
+
+async def task_stranded(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether the workflow has a task that no worker has finished for more than STRANDED_TASK (`run_state`)."""
+    try:
+        return (await run_state(handle)).stranded
+    except RPCError:
+        return False

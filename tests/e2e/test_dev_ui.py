@@ -95,13 +95,14 @@ def dev_stack() -> Iterator[DevStack]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"grantflow dev did not start:\n{log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.5)
-        sub = json.loads(
-            stack.grantflow(
-                "request", "--as", "alice@example.com", "--integration", "demo-postgres", "--resource-type",
-                "database", "--resource", "orders", "--permission", "read", "--duration", "1h",
-                "--justification", "debug an order", "--json",
-            ).stdout
+        requested = stack.grantflow(
+            "request", "--as", "alice@example.com", "--integration", "demo-postgres", "--resource-type",
+            "database", "--resource", "orders", "--permission", "read", "--duration", "1h",
+            "--justification", "debug an order", "--json",
         )  # fmt: skip
+        dev_log = log.read_text(errors="replace")[-3000:]
+        assert requested.returncode == 0, f"`grantflow request` failed: {requested.stderr}\n--- dev log ---\n{dev_log}"
+        sub = json.loads(requested.stdout)
         stack.request_id = sub["request_id"]
         approved = stack.grantflow("approve", stack.request_id, "--as", "bob@example.com")
         assert approved.returncode == 0, approved.stderr

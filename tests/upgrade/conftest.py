@@ -26,7 +26,7 @@ import tarfile
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,9 @@ from grantflow.dev.launcher import DevServer
 from grantflow.dev.pgserver import PgServer
 from grantflow.domain.models import AuditEvent, StatusView
 from grantflow.payloads.codec import new_key_entry
+from grantflow.status_read import read_status
 from grantflow.storage.store import Store
-from grantflow.temporal import data_converter, task_stranded
+from grantflow.temporal import data_converter
 from tests.upgrade.releases import PREVIOUS_RELEASE, Release
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -441,15 +442,14 @@ class Lane:
         return self.temporal.get_workflow_handle(f"access-request-{request_id}")
 
     async def status(self, request_id: str) -> dict[str, Any]:
-        """As the doors ask (GrantflowClient.status): from the request index while a workflow task waits on a
-        dead worker (grantflow/temporal.py, `task_stranded`), else the workflow's query. A raw query in that
-        window meets the SDK ordering problem `make sdk-hazards` reproduces (CHANGELOG.md)."""
-        handle = self.handle(request_id)
-        if await task_stranded(handle):
-            view = await asyncio.to_thread(self.store.get_request, request_id)
-            if view is not None:
-                return view.model_dump(mode="json")
-        return dict(await handle.query("status"))
+        """As the doors ask (GrantflowClient.status, grantflow/status_read.py): an ended run from its result or
+        the request index, the index while a workflow task waits on a dead worker, else the workflow's query.
+        A raw query in those windows meets the SDK problem `make sdk-hazards` reproduces (CHANGELOG.md)."""
+
+        def from_index() -> Awaitable[StatusView | None]:
+            return asyncio.to_thread(self.store.get_request, request_id)
+
+        return (await read_status(self.handle(request_id), from_index)).model_dump(mode="json")
 
     async def update(self, request_id: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         return dict(await self.handle(request_id).execute_update(name, payload))

@@ -70,3 +70,41 @@ async def test_status_reads_the_index_while_a_task_waits_on_a_dead_worker(
     assert asyncio.get_running_loop().time() - started < 5
     assert view.request_id == rid and view.status.value == "PENDING_APPROVAL"
     assert view.approvers == ["bob@example.com", "carol@example.com"], "the index row, as published"
+
+
+async def test_an_ended_request_is_read_without_a_worker(dev_server: DevServer, tmp_path: Path) -> None:
+    """An ended run is not queried: a completed one is read from its result, a terminated one from the index.
+    A query of an ended run replays its whole history, which temporalio 1.35.0 cannot do for a run that met the
+    problem above (seen in `make upgrade-test`: a request REVOKED, then every query of it failed)."""
+    client = await Client.connect(dev_server.address, data_converter=data_converter(TEST_ENCRYPTION_KEYS))
+    await register_search_attributes(client)
+    settings = fresh_settings(tmp_path)
+    store = Store(settings.database_url)
+    store.create_all()
+    gf = GrantflowClient(client, ConfigSource(TEST_CONFIG), store, settings.task_queue)
+    worker = start_worker_process(dev_server.address, settings, tmp_path / "worker.log")
+    fields = dict(integration="files", resource_type="folder", permission="read", duration="1h", justification="t")
+    try:
+        withdrawn = (
+            await gf.submit(gf.build_spec(requester="alice@example.com", resources=["alpha"], **fields))
+        ).request_id
+        stopped = (
+            await gf.submit(gf.build_spec(requester="dave@example.com", resources=["beta"], **fields))
+        ).request_id
+        for rid in (withdrawn, stopped):
+            assert (await gf.decided(rid, timeout=30)).flow_id
+        await gf.revoke(withdrawn, "alice@example.com", reason="not needed after all")
+        ended = await asyncio.wait_for(gf.result(withdrawn), 30)
+        assert ended.status.value == "REVOKED"
+        deadline = asyncio.get_running_loop().time() + 30
+        while (row := store.get_request(stopped)) is None or row.flow_id is None:
+            assert asyncio.get_running_loop().time() < deadline, "the decided request was never published"
+            await asyncio.sleep(0.1)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    await client.get_workflow_handle(f"access-request-{stopped}").terminate("an operator stopped it")
+    # No worker is left: a query could not be answered, so prompt answers prove nobody was asked.
+    assert await asyncio.wait_for(gf.status(withdrawn), 5) == ended
+    view = await asyncio.wait_for(gf.status(stopped), 5)
+    assert view.request_id == stopped and view.status.value == "PENDING_APPROVAL", "the index row, as published"
