@@ -88,9 +88,7 @@ async def test_an_ended_request_is_read_without_a_worker(dev_server: DevServer, 
         withdrawn = (
             await gf.submit(gf.build_spec(requester="alice@example.com", resources=["alpha"], **fields))
         ).request_id
-        stopped = (
-            await gf.submit(gf.build_spec(requester="dave@example.com", resources=["beta"], **fields))
-        ).request_id
+        stopped = (await gf.submit(gf.build_spec(requester="dan@example.com", resources=["beta"], **fields))).request_id
         for rid in (withdrawn, stopped):
             assert (await gf.decided(rid, timeout=30)).flow_id
         await gf.revoke(withdrawn, "alice@example.com", reason="not needed after all")
