@@ -1,5 +1,5 @@
 """The side effects of reconciliation: ask integrations what grantflow holds, look up the requests those
-names point to (index and Temporal), remove orphans, and report.
+names point to (index and Temporal), remove orphans and overdue grants, and report.
 
 Only integrations that can enumerate their own grants take part (`ListsOwnAccounts`: `postgresql` and
 `mysql`, through their `gf_` roles and accounts; and `aws_identity_center` with a `managed_prefix`, through
@@ -143,6 +143,7 @@ class ReconcileActivities:
                     workflow_state=state,
                     workflow_running=running,
                     handles=handles,
+                    expires_at=view.expires_at,
                 )
             )
         return inv
@@ -157,9 +158,22 @@ class ReconcileActivities:
 
     @activity.defn(name="reconcile_remove")
     async def reconcile_remove(self, op: RemoveOp) -> str:
-        """Drop one orphan; re-checks first, since an operator may have reset the workflow meanwhile."""
+        """Drop one orphan or overdue grant; re-checks first, since an operator may have reset the workflow (or
+        the request been extended, or revoked after all) meanwhile."""
         state, running = await self._workflow_state(op.request_id)
-        if running:
+        if op.overdue:
+            view = await asyncio.to_thread(self.store.get_request, op.request_id)
+            facts = RequestFacts(
+                request_id=op.request_id,
+                grantee=view.grantee if view else "",
+                store_status=view.status.value if view else "",
+                workflow_state=state,
+                workflow_running=running,
+                expires_at=view.expires_at if view else None,
+            )
+            if running and facts.overdue_since(utcnow()) is None:
+                return f"skipped: no longer overdue (index: {facts.store_status or 'no row'})"
+        elif running:
             return f"skipped: the workflow is {state} again"
         driver = self._driver(op.integration)
         aws_driver = self._aws(op.integration) if driver is None else None
@@ -173,7 +187,8 @@ class ReconcileActivities:
                 await driver.drop_role(op.handle)
         except IntegrationError as exc:
             raise ApplicationError(str(exc), type="IntegrationError", non_retryable=not exc.retryable) from None
-        log.info("reconcile removed orphan", integration=op.integration, role=op.handle, request_id=op.request_id)
+        kind = "overdue grant" if op.overdue else "orphan"
+        log.warning(f"reconcile removed {kind}", integration=op.integration, role=op.handle, request_id=op.request_id)
         return "revoked"
 
     @activity.defn(name="reconcile_record")

@@ -1,8 +1,9 @@
 """ReconcileWorkflow: compare what integrations hold under grantflow's names with the live requests.
 
 Run by a Temporal Schedule (`grantflow schedules apply`) and on demand (`grantflow reconcile`). The facts are
-gathered by one activity, judged by the pure `grantflow.domain.reconcile.classify`, orphans are removed one activity
-each (a failure is a finding, not a failed run), and the report goes to the audit trail and the admins.
+gathered by one activity, judged by the pure `grantflow.domain.reconcile.classify`, orphans and overdue grants
+are removed one activity each (a failure is a finding, not a failed run), and the report goes to the audit trail
+and the admins.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from grantflow.domain.reconcile import (
         RECONCILE_WORKFLOW_TYPE,
+        REMOVED_KINDS,
         Finding,
         Inventory,
         ReconcileInput,
@@ -66,12 +68,13 @@ class ReconcileWorkflow:
         return report
 
     async def _remove(self, f: Finding) -> Finding:
-        if f.kind != "orphan":
+        if f.kind not in REMOVED_KINDS:
             return f
+        op = RemoveOp(integration=f.integration, handle=f.handle, request_id=f.request_id, overdue=f.kind == "overdue")
         try:
             outcome: str = await workflow.execute_activity(
                 "reconcile_remove",
-                RemoveOp(integration=f.integration, handle=f.handle, request_id=f.request_id),
+                op,
                 result_type=str,
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=REMOVE_RETRY,

@@ -7,12 +7,15 @@ runs inside `ReconcileWorkflow`, so it must stay deterministic and free of I/O.
 Provenance rule: a held grant is grantflow's only when its name is exactly the one grantflow derives for a
 request the index knows, on an integration that request used. Anything else is `unmanaged` and is never
 touched. Liveness comes from Temporal: a grant whose request workflow is no longer running has nobody left
-to revoke it (terminated workflow, lost revoke, restored database), so it is an orphan.
+to revoke it (terminated workflow, lost revoke, restored database), so it is an orphan. A grant whose
+workflow runs but whose access ended more than OVERDUE_AFTER ago is `overdue`: that workflow is not
+revoking it (a workflow task that keeps failing, e.g. a history the SDK cannot replay), so reconciliation
+does, and says so.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -24,8 +27,15 @@ SCHEDULE_ID = "grantflow-reconcile"
 RECONCILE_ACTOR = "grantflow-reconcile"
 # Index statuses under which a request is supposed to hold (or be acquiring/removing) its grants.
 HOLDING_STATUSES = frozenset({AccessStatus.ACTIVE.value, AccessStatus.GRANTING.value, AccessStatus.REVOKING.value})
+# How long after a request's access ended a grant its (running) workflow still holds is taken away by
+# reconciliation: well past a revoke's normal seconds, and past a publish delayed by a busy index.
+OVERDUE_AFTER = timedelta(minutes=15)
+# Index statuses under which a running workflow should have revoked by its expiry.
+OVERDUE_STATUSES = frozenset({AccessStatus.ACTIVE.value, AccessStatus.REVOKING.value})
 
-FindingKind = Literal["orphan", "unmanaged", "missing", "stale_index"]
+FindingKind = Literal["orphan", "overdue", "unmanaged", "missing", "stale_index"]
+# The kinds whose grant reconciliation removes (unless dry run).
+REMOVED_KINDS = frozenset({"orphan", "overdue"})
 FindingAction = Literal["revoked", "would_revoke", "revoke_failed", "skipped", "left_alone", "reported"]
 
 
@@ -55,6 +65,15 @@ class RequestFacts(BaseModel):
     workflow_running: bool
     # integration id -> the handle grantflow would have created there for this request
     handles: dict[str, str] = Field(default_factory=dict)
+    # When the index says its access ends (None: not granted yet, or an inventory from before this field).
+    expires_at: datetime | None = None
+
+    def overdue_since(self, now: datetime) -> timedelta | None:
+        """How long ago the access ended, when a running workflow still should have revoked it by now."""
+        if not self.workflow_running or self.store_status not in OVERDUE_STATUSES or self.expires_at is None:
+            return None
+        late = now - self.expires_at
+        return late if late > OVERDUE_AFTER else None
 
 
 class Inventory(BaseModel):
@@ -84,6 +103,8 @@ class RemoveOp(BaseModel):
     integration: str
     handle: str
     request_id: str
+    # An `overdue` grant: its workflow runs; the removal re-checks that the access is still overdue instead.
+    overdue: bool = False
 
 
 class ReconcileReport(BaseModel):
@@ -135,6 +156,20 @@ def classify(inv: Inventory, dry_run: bool) -> tuple[list[Finding], int]:
                     handle=h.handle,
                     action="left_alone",
                     detail="not created by grantflow (no request in the index has this name); never touched",
+                )
+            )
+            continue
+        if (late := f.overdue_since(inv.checked_at)) is not None:
+            assert f.expires_at is not None
+            findings.append(
+                Finding(
+                    kind="overdue",
+                    integration=h.integration,
+                    handle=h.handle,
+                    request_id=f.request_id,
+                    action="would_revoke" if dry_run else "revoked",
+                    detail=f"access ended {f.expires_at:%Y-%m-%d %H:%M} UTC ({int(late.total_seconds()) // 60} min "
+                    f"ago) and its workflow, still running, has not revoked it (index: {f.store_status})",
                 )
             )
             continue

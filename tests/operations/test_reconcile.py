@@ -164,3 +164,60 @@ async def test_cli_dry_run_prints_findings_and_changes_nothing(
     report = ReconcileReport.model_validate_json(as_json.stdout)
     assert report.dry_run and finding(report, orphan) == ("orphan", "would_revoke")
     assert orphan in roles(pg_server)
+
+
+async def test_reconcile_takes_away_a_grant_whose_running_workflow_has_not_revoked_it(
+    stack: Stack, pg_server: PgServer, cleanup: list[str]
+) -> None:
+    """A workflow that stopped moving (a workflow task that keeps failing, e.g. a history the SDK cannot replay:
+    CHANGELOG.md, Known problems) never revokes. Here a live request's index row says its access ended 20
+    minutes ago while its workflow still runs, as the index of such a workflow would: the role is removed as
+    `overdue`, and an in-time request beside it is left alone."""
+    made = []
+    for grantee in ("erin@example.com", "frank@example.com"):
+        spec = stack.client.build_spec(
+            requester=grantee,
+            integration="pg",
+            resource_type="database",
+            resources=["orders"],
+            permission="read",
+            duration="2h",
+        )
+        sub = await stack.client.submit(spec)
+        view = await stack.client.wait_for(sub.request_id, {AccessStatus.ACTIVE, AccessStatus.FAILED}, timeout=30)
+        assert view.status == AccessStatus.ACTIVE, view.status_reason
+        cleanup.append(role_name(grantee, sub.request_id))
+        made.append(view)
+    late, on_time = made
+    late_role, on_time_role = cleanup[-2:]
+    ended = datetime.now(UTC) - timedelta(minutes=20)
+    stack.store.upsert_request(late.model_copy(update={"expires_at": ended}))
+    try:
+        dry = await run_reconcile_once(stack.temporal, stack.settings.task_queue, dry_run=True)
+        assert finding(dry, late_role) == ("overdue", "would_revoke")
+        assert late_role in roles(pg_server)
+
+        report = await run_reconcile_once(stack.temporal, stack.settings.task_queue, dry_run=False)
+        assert finding(report, late_role) == ("overdue", "revoked")
+        detail = next(f.detail for f in report.findings if f.handle == late_role)
+        assert "still running" in detail and "20 min ago" in detail, detail
+        assert not [f for f in report.findings if f.handle == on_time_role]
+        assert late_role not in roles(pg_server) and on_time_role in roles(pg_server)
+        trail = [e for e in stack.store.audit(request_id=late.request_id) if e.actor == RECONCILE_ACTOR]
+        assert [(e.action, e.outcome, e.detail["action"], e.detail["handle"]) for e in trail] == [
+            ("reconcile_overdue", "info", "would_revoke", late_role),  # the dry run
+            ("reconcile_overdue", "ok", "revoked", late_role),
+        ]
+        assert any(late_role in text and "overdue" in text for _, text in stack.notifier.announcements)
+
+        # Extended meanwhile (the index has moved the end): the removal re-checks and leaves the grant alone.
+        stack.store.upsert_request(on_time.model_copy(update={"expires_at": ended}))
+        dry = await run_reconcile_once(stack.temporal, stack.settings.task_queue, dry_run=True)
+        assert finding(dry, on_time_role) == ("overdue", "would_revoke")
+        stack.store.upsert_request(on_time)
+        again = await run_reconcile_once(stack.temporal, stack.settings.task_queue, dry_run=False)
+        assert not [f for f in again.findings if f.handle == on_time_role]
+        assert on_time_role in roles(pg_server)
+    finally:
+        for view in made:
+            await stack.temporal.get_workflow_handle(view.workflow_id).terminate("test over")
