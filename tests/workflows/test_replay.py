@@ -8,6 +8,7 @@ history (`<release>/<name>.json`) and the first command that did not match. Gate
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -15,6 +16,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from grantflow.payloads.codec import EncryptionCodec, new_key_entry, parse_keys
 from grantflow.temporal import data_converter
 from tests.e2e.conftest import TEST_ENCRYPTION_KEYS
 from tests.workflows.corpus import (
@@ -27,6 +29,7 @@ from tests.workflows.corpus import (
     version_tuple,
 )
 from tests.workflows.mutated_workflow import SleepFirstAccessRequestWorkflow
+from tests.workflows.reseal_history import reseal
 from tests.workflows.scenarios import SCENARIOS
 from worker import ALL_WORKFLOWS, sandbox_runner
 from workflows.access_request import AccessRequestWorkflow
@@ -143,3 +146,22 @@ async def test_a_workflow_that_sleeps_first_fails_replay_naming_the_history() ->
         assert failure is not None, f"{recorded.label} replayed with a workflow that sleeps first"
         assert failure.startswith(f"{recorded.label}: "), failure
         assert "nondetermin" in failure.lower(), failure
+
+
+async def test_a_resealed_history_replays_as_before() -> None:
+    """tests/workflows/reseal_history.py changes the key, not the history: a corpus history sealed with another
+    key and back replays exactly as the committed one does (a known-incompatible one fails the same way)."""
+    other = EncryptionCodec(parse_keys(new_key_entry("elsewhere")))
+    test_key = EncryptionCodec(parse_keys(TEST_ENCRYPTION_KEYS))
+    for recorded in [h for h in CORPUS if h.release == UNRELEASED]:
+        original = json.loads(recorded.path.read_text())
+        away, count = reseal(original, test_key, other)
+        assert count > 0 and away != original, recorded.label
+        sealed_away = WorkflowHistory.from_json(recorded.name, json.dumps(away))
+        result = await replayer(ALL_WORKFLOWS).replay_workflow(sealed_away, raise_on_replay_failure=False)
+        assert result.replay_failure is not None, f"{recorded.label}: read without its key"
+        back, _ = reseal(away, other, test_key)
+        history = WorkflowHistory.from_json(recorded.name, json.dumps(back))
+        result = await replayer(ALL_WORKFLOWS).replay_workflow(history, raise_on_replay_failure=False)
+        expected = await replay_failure(replayer(ALL_WORKFLOWS), recorded)
+        assert (result.replay_failure is None) == (expected is None), recorded.label
