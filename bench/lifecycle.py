@@ -57,6 +57,8 @@ class RunResult:
     failures: int = 0
     sample_workflow_id: str = ""
     cpu_ms: dict[str, float] = field(default_factory=dict)
+    # workflow id → ended_at, for the expiry-timer breakdown read from history (bench/revocation.py)
+    ends: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -118,6 +120,7 @@ async def run_grantflow(gf: GrantflowClient, n: int, duration: int, concurrency:
         result.approve_to_active_ms.append(_ms(active_at[rid], approved_at[rid]))
         assert view.expires_at is not None and view.ended_at is not None
         result.expiry_to_revoked_ms.append(_ms(view.ended_at, view.expires_at))
+        result.ends[view.workflow_id] = view.ended_at
     return result
 
 
@@ -142,6 +145,7 @@ async def run_floor(client: Client, task_queue: str, n: int, duration: int, conc
     await asyncio.gather(*(one() for _ in range(n)))
     result = RunResult("floor", n, time.perf_counter() - t0, duration, sample_workflow_id=sample[-1])
     for rid, times in out.items():
+        result.ends[f"floor-{rid}"] = datetime.fromisoformat(times["ended_at"])
         result.approve_to_active_ms.append(_ms(datetime.fromisoformat(times["active_at"]), approved_at[rid]))
         result.expiry_to_revoked_ms.append(
             _ms(datetime.fromisoformat(times["ended_at"]), datetime.fromisoformat(times["expires_at"]))

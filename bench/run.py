@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import tempfile
 import time
 import uuid
@@ -23,8 +24,8 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
-from bench.lifecycle import RunResult, history_shape, run_floor, run_grantflow
-from bench.stack import TemporalServer, WorkerProcess, cpu_seconds, wait_for_poller, write_bench_config
+from bench.lifecycle import RunResult, history_shape, percentiles, run_floor, run_grantflow
+from bench.stack import ROOT, TemporalServer, WorkerProcess, cpu_seconds, wait_for_poller, write_bench_config
 from grantflow.client import GrantflowClient
 from grantflow.domain.config import ConfigSource
 from grantflow.payloads.codec import new_key_entry
@@ -51,6 +52,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--slack", type=int, default=500, help="signed button clicks for the Slack ack run (0 skips)")
     p.add_argument("--max-cached-workflows", type=int, default=500)
+    p.add_argument("--revoke-n", type=int, default=-1, help="revoke-Update burst size (default: --n; 0 skips)")
+    p.add_argument("--idle", type=int, default=30, help="benchmark 6: requests one at a time (0 skips)")
+    p.add_argument(
+        "--baseline",
+        default="",
+        help="a git ref whose worker runs beside this checkout's in the same run (kind `baseline`: before/after)",
+    )
     p.add_argument("--profile", action="store_true", help="run the grantflow worker under cProfile")
     p.add_argument("--out", type=Path, default=HERE / "results.json")
     p.add_argument("--keep", action="store_true", help="keep the run folder (databases, worker logs)")
@@ -81,7 +89,13 @@ class Bench:
         }
 
     async def worker(
-        self, client: Client, module: str, env: dict[str, str], name: str, profile: bool = False
+        self,
+        client: Client,
+        module: str,
+        env: dict[str, str],
+        name: str,
+        profile: bool = False,
+        cwd: Path | None = None,
     ) -> WorkerProcess:
         args: tuple[str, ...] = ("-m", "cProfile", "-o", str(self.folder / f"{name}.prof")) if profile else ()
         if profile:
@@ -89,7 +103,7 @@ class Bench:
             proc.python_args = ("-m", "cProfile", "-o", str(self.folder / f"{name}.prof"), "-m", module)
             proc.module = ""
         else:
-            proc = WorkerProcess(env, self.folder / f"{name}.log", module=module)
+            proc = WorkerProcess(env, self.folder / f"{name}.log", module=module, cwd=cwd or ROOT)
         proc.start()
         self.workers.append(proc)
         await wait_for_poller(client, env["GRANTFLOW_TASK_QUEUE"])
@@ -107,7 +121,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     bench.server.start()
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
         "settings": {
             "duration_s": args.duration,
             "concurrency": args.concurrency,
@@ -124,23 +143,36 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         floor_worker = await bench.worker(client, "bench.floor", floor_env, "floor-worker")
         gf = GrantflowClient(client, ConfigSource(bench.config_path), Store(gf_env["DATABASE_URL"]), gf_queue)
         await asyncio.to_thread(gf.store.create_all)
+        base: GrantflowClient | None = None
+        base_worker: WorkerProcess | None = None
+        if args.baseline:
+            base, base_worker = await _baseline(bench, client, args.baseline)
+            results["baseline"] = args.baseline
 
-        console.print(f"[dim]run folder {folder}; warming up both workers[/dim]")
+        console.print(f"[dim]run folder {folder}; warming up the workers[/dim]")
         await run_floor(client, floor_queue, 10, 1, 10)
         await run_grantflow(gf, 10, 1, 10)
+        if base is not None:
+            await run_grantflow(base, 10, 1, 10)
+        kinds = ("floor", "grantflow", "baseline") if base is not None else ("floor", "grantflow")
+        clients = {"grantflow": gf, "baseline": base}
+        workers = {"floor": floor_worker, "grantflow": gf_worker, "baseline": base_worker}
 
         sizes = sorted({args.n, *(int(s) for s in args.sizes.split(",") if s.strip())} - {0})
         by_size: dict[int, dict[str, list[RunResult]]] = {}
         for n in sizes:
             for _ in range(args.rounds):
-                for kind in ("floor", "grantflow"):
+                for kind in kinds:
                     console.print(f"[dim]lifecycle n={n}: {kind}[/dim]")
-                    worker = floor_worker if kind == "floor" else gf_worker
+                    worker = workers[kind]
+                    assert worker is not None
                     cpu = (worker.cpu_seconds(), bench.server.cpu_seconds(), cpu_seconds(os.getpid()))
-                    if kind == "floor":
+                    kc = clients.get(kind)
+                    if kc is None:
                         r = await run_floor(client, floor_queue, n, args.duration, args.concurrency)
                     else:
-                        r = await run_grantflow(gf, n, args.duration, args.concurrency)
+                        r = await run_grantflow(kc, n, args.duration, args.concurrency)
+                        r.kind = kind
                     r.cpu_ms = {
                         "worker": (worker.cpu_seconds() - cpu[0]) * 1000 / n,
                         "server": (bench.server.cpu_seconds() - cpu[1]) * 1000 / n,
@@ -150,10 +182,27 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         if by_size:
             results["growth"] = [_pair(n, runs) for n, runs in by_size.items()]
         await _lifecycle_figures(results, by_size.get(args.n), client, gf_worker)
+        revoke_n = args.n if args.revoke_n < 0 else args.revoke_n
+        results["revocation"] = await _revocation(
+            client, by_size.get(args.n), clients, floor_queue, revoke_n, args.concurrency
+        )
+        if not results["revocation"]:
+            del results["revocation"]
+        if args.idle:
+            results["idle_latency"] = await _idle(client, clients, floor_queue, args.idle)
         if args.slack and args.n:
             results["slack_ack_ms"] = await _slack(bench, gf, args)
         if args.scale:
             results["scale"] = await _scale(bench, client, args)
+            sc = results["scale"]
+            results["mass_expiry"] = {
+                "count": args.scale,
+                "grantflow_revocations_per_s": sc["revocations_per_s"],
+                "floor_revocations_per_s": sc["floor"]["revocations_per_s"],
+                "grantflow_revoke_all_s": sc["revoke_all_s"],
+                "floor_revoke_all_s": sc["floor"]["revoke_all_s"],
+                "ratio_time": round(sc["revoke_all_s"] / max(sc["floor"]["revoke_all_s"], 1e-9), 2),
+            }
     finally:
         bench.close()
         if args.profile:
@@ -172,6 +221,8 @@ async def _lifecycle_figures(
         return
     gf_run = _best(main["grantflow"])
     results["lifecycle"] = _pair(gf_run.n, main)
+    if "baseline" in main:
+        results["lifecycle"]["baseline"] = _pair(gf_run.n, {"grantflow": main["baseline"], "floor": main["floor"]})
     floor_run = _best(main["floor"])
     results["latency_ms"] = {
         "approve_to_active": gf_run.summary()["approve_to_active_ms"],
@@ -193,11 +244,19 @@ async def _scale(bench: Bench, client: Client, args: argparse.Namespace) -> dict
 
     scale_queue = f"bench-scale-{uuid.uuid4().hex[:6]}"
     scale_env = {**bench.grantflow_env(scale_queue), "DATABASE_URL": f"sqlite:///{bench.folder}/scale.db"}
-    scale_worker = await bench.worker(client, "worker", scale_env, "scale-worker")
     for w in bench.workers:
-        if w is not scale_worker:
-            w.stop()
+        w.stop()
     hold = args.scale_hold or 60 + args.scale / 15
+    from bench.scale import run_scale_floor
+
+    floor_queue = f"bench-floor-scale-{uuid.uuid4().hex[:6]}"
+    floor_worker = await bench.worker(
+        client, "bench.floor", {**scale_env, "GRANTFLOW_TASK_QUEUE": floor_queue}, "floor-scale-worker"
+    )
+    console.print(f"[dim]mass expiry floor: {args.scale} floor workflows expiring together {hold:.0f}s on[/dim]")
+    floor = await run_scale_floor(client, floor_queue, args.scale, args.concurrency, hold)
+    floor_worker.stop()
+    scale_worker = await bench.worker(client, "worker", scale_env, "scale-worker")
     console.print(f"[dim]scale: {args.scale} requests expiring together {hold:.0f}s after the first[/dim]")
     store = Store(scale_env["DATABASE_URL"])
     await asyncio.to_thread(store.create_all)
@@ -205,7 +264,84 @@ async def _scale(bench: Bench, client: Client, args: argparse.Namespace) -> dict
     sr = await run_scale(
         scale_gf, scale_worker, scale_env, args.scale, args.concurrency, hold, args.max_cached_workflows
     )
-    return sr.summary()
+    return {**sr.summary(), "floor": floor}
+
+
+async def _baseline(bench: Bench, client: Client, ref: str) -> tuple[GrantflowClient, WorkerProcess]:
+    """The worker of another commit (`git archive`, no worktree), on its own task queue and database."""
+    tree = bench.folder / "baseline"
+    tree.mkdir()
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    queue = f"bench-base-{uuid.uuid4().hex[:6]}"
+    env = {**bench.grantflow_env(queue), "DATABASE_URL": f"sqlite:///{bench.folder}/baseline.db"}
+    proc = await bench.worker(client, "worker", env, "baseline-worker", cwd=tree)
+    store = Store(env["DATABASE_URL"])
+    await asyncio.to_thread(store.create_all)
+    return GrantflowClient(client, ConfigSource(bench.config_path), store, queue), proc
+
+
+async def _revocation(
+    client: Client,
+    main: dict[str, list[RunResult]] | None,
+    clients: dict[str, GrantflowClient | None],
+    floor_queue: str,
+    n: int,
+    concurrency: int,
+) -> dict[str, Any]:
+    """Issue 14: expiry timer → end (from each history) in the lifecycle burst, and a burst of revoke Updates."""
+    from bench.revocation import run_revoke_burst_floor, run_revoke_burst_grantflow, timer_breakdown
+
+    out: dict[str, Any] = {}
+    if main is not None:
+        out["expiry_timer"] = {
+            kind: (await timer_breakdown(client, _best(runs).ends)).summary() for kind, runs in main.items()
+        }
+    if n:
+        burst: dict[str, Any] = {"n": n}
+        console.print(f"[dim]revoke burst n={n}: floor[/dim]")
+        burst["floor"] = percentiles(await run_revoke_burst_floor(client, floor_queue, n, concurrency))
+        for kind, kc in clients.items():
+            if kc is not None:
+                console.print(f"[dim]revoke burst n={n}: {kind}[/dim]")
+                burst[kind] = percentiles(await run_revoke_burst_grantflow(kc, n, concurrency))
+        out["revoke_update_to_end_ms"] = burst
+    return out
+
+
+async def _idle(
+    client: Client, clients: dict[str, GrantflowClient | None], floor_queue: str, count: int
+) -> dict[str, Any]:
+    """Benchmark 6: one request at a time, alternating kinds in rounds of 5 so that load drifts evenly."""
+    from bench.revocation import Idle, idle_floor, idle_grantflow
+
+    acc: dict[str, Idle] = {}
+    for done in range(0, count, 5):
+        step = min(5, count - done)
+        console.print(f"[dim]idle latency {done + step}/{count}[/dim]")
+        parts = {"floor": await idle_floor(client, floor_queue, step)}
+        for kind, kc in clients.items():
+            if kc is not None:
+                parts[kind] = await idle_grantflow(kc, step)
+                parts[f"{kind}_after_history"] = await idle_grantflow(kc, step, history=True)
+        for kind, part in parts.items():
+            a = acc.setdefault(kind, Idle())
+            a.approve_to_active += part.approve_to_active
+            a.revoke_to_revoked += part.revoke_to_revoked
+    out: dict[str, Any] = {"count": count, **{k: v.summary() for k, v in acc.items()}}
+    f = acc["floor"]
+    for kind in acc:
+        if kind != "floor":
+            out[kind]["ratio_p50"] = {
+                "approve_to_active": _ratio(acc[kind].approve_to_active, f.approve_to_active),
+                "revoke_to_revoked": _ratio(acc[kind].revoke_to_revoked, f.revoke_to_revoked),
+            }
+    return out
+
+
+def _ratio(a: list[float], b: list[float]) -> float:
+    pa, pb = percentiles(a)["p50"], percentiles(b)["p50"]
+    return round(pa / pb, 2) if pb else 0.0
 
 
 def _best(runs: list[RunResult]) -> RunResult:
@@ -296,6 +432,7 @@ def print_table(results: dict[str, Any]) -> None:
                 f"{c['worker']:.1f} ms worker",
                 f"{c['server']:.1f} ms server, {c['client']:.1f} ms bench client",
             )
+    _revocation_rows(t, results)
     per = results.get("per_request")
     if per:
         for kind in ("grantflow", "floor"):
@@ -310,18 +447,58 @@ def print_table(results: dict[str, Any]) -> None:
     console.print(t)
 
 
+def _p(d: dict[str, Any]) -> str:
+    return f"{d['p50']:.0f} / {d['p95']:.0f} / {d['p99']:.0f}"
+
+
+def _revocation_rows(t: Table, results: dict[str, Any]) -> None:
+    rv = results.get("revocation") or {}
+    for kind, b in (rv.get("expiry_timer") or {}).items():
+        t.add_row("R expiry timer → end", f"{kind} p50/p95/p99 ms", _p(b["timer_to_end_ms"]), "")
+        t.add_row(
+            "",
+            f"{kind} → revoke scheduled / started",
+            _p(b["timer_to_revoke_scheduled_ms"]),
+            _p(b["timer_to_revoke_started_ms"]),
+        )
+    burst = rv.get("revoke_update_to_end_ms") or {}
+    for kind, d in burst.items():
+        if kind != "n":
+            t.add_row(f"R revoke Update → end (n={burst['n']})" if kind == "floor" else "", kind, _p(d), "")
+    idle = results.get("idle_latency") or {}
+    for kind, d in idle.items():
+        if isinstance(d, dict) and "approve_to_active_ms" in d:
+            r = d.get("ratio_p50", {})
+            t.add_row(
+                "6 idle latency" if kind == "floor" else "",
+                f"{kind}: approve → ACTIVE / revoke → REVOKED p50/p95/p99 ms",
+                f"{_p(d['approve_to_active_ms'])} · {_p(d['revoke_to_revoked_ms'])}",
+                f"ratio p50 {r.get('approve_to_active', '')} / {r.get('revoke_to_revoked', '')}" if r else "",
+            )
+    me = results.get("mass_expiry")
+    if me:
+        t.add_row(
+            f"4 mass expiry ({me['count']})",
+            "grantflow / floor revocations/s",
+            f"{me['grantflow_revocations_per_s']} / {me['floor_revocations_per_s']}",
+            f"time ratio {me['ratio_time']} (goal ≤ 2)",
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
     results = asyncio.run(main_async(args))
     results["bench_seconds"] = round(time.perf_counter() - started, 1)
+    results["machine"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
     previous: dict[str, Any] = {}
     if args.out.exists():
         try:
             previous = json.loads(args.out.read_text())
         except ValueError:
             previous = {}
-    for key in ("lifecycle", "latency_ms", "per_request", "growth", "scale", "slack_ack_ms"):
+    keys = ("lifecycle", "latency_ms", "per_request", "growth", "scale", "slack_ack_ms")
+    for key in (*keys, "revocation", "mass_expiry", "idle_latency"):
         if key not in results and key in previous:
             kept = previous[key]
             results[key] = {**kept, "from_earlier_run": previous.get("when")} if isinstance(kept, dict) else kept

@@ -13,10 +13,14 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from temporalio.client import Client
+
+from bench.floor import FLOOR_WORKFLOW
 from bench.stack import BENCH_AUTO_REQUESTER, ROOT, WorkerProcess
 from grantflow.client import GrantflowClient
 
@@ -37,7 +41,8 @@ class ScaleResult:
 
     def summary(self) -> dict[str, Any]:
         return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in self.__dict__.items()} | {
-            "active": self.active_peak
+            "active": self.active_peak,
+            "revocations_per_s": round(self.expired / max(self.revoke_all_s, 1e-9), 1),
         }
 
 
@@ -127,3 +132,41 @@ async def run_scale(
         worker_rss_now_mb=rss_now,
         max_cached_workflows=max_cached,
     )
+
+
+async def run_scale_floor(
+    client: Client, task_queue: str, count: int, concurrency: int, hold_s: float
+) -> dict[str, Any]:
+    """The floor of mass expiry: `count` floor workflows (granted at once, no approval) whose timers fire at
+    one common instant, each followed by its revoke activity; from that instant until all have completed
+    (read from the server's visibility, polled every 0.5 s like the grantflow run's request index)."""
+    expire_at = time.time() + hold_s
+    gate = asyncio.Semaphore(concurrency)
+    query = f"WorkflowType='{FLOOR_WORKFLOW}' AND TaskQueue='{task_queue}' AND ExecutionStatus='Completed'"
+
+    async def one() -> None:
+        async with gate:
+            seconds = max(1, math.ceil(expire_at - time.time()))
+            rid = uuid.uuid4().hex[:10]
+            await client.start_workflow(
+                FLOOR_WORKFLOW, args=[rid, seconds, True], id=f"floor-scale-{rid}", task_queue=task_queue
+            )
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(count)))
+    submit_s = time.perf_counter() - t0
+    await asyncio.sleep(max(0.0, expire_at - time.time()))
+    t_exp = time.perf_counter()
+    done = 0
+    while done < count and time.perf_counter() - t_exp < 1200:
+        done = (await client.count_workflows(query)).count
+        if done < count:
+            await asyncio.sleep(0.5)
+    revoke_all_s = time.perf_counter() - t_exp
+    return {
+        "requested": count,
+        "submit_s": round(submit_s, 2),
+        "revoke_all_s": round(revoke_all_s, 2),
+        "completed": done,
+        "revocations_per_s": round(done / max(revoke_all_s, 1e-9), 1),
+    }

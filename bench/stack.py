@@ -53,8 +53,14 @@ class WorkerProcess:
     """A worker in its own process (`python -m <module>`), its output in a log file."""
 
     def __init__(
-        self, env: Mapping[str, str], log_file: Path, module: str = "worker", python_args: tuple[str, ...] = ()
+        self,
+        env: Mapping[str, str],
+        log_file: Path,
+        module: str = "worker",
+        python_args: tuple[str, ...] = (),
+        cwd: Path = ROOT,
     ):
+        self.cwd = cwd
         self.env = {**os.environ, **env}
         self.log_file = log_file
         self.module = module
@@ -71,7 +77,7 @@ class WorkerProcess:
         with self.log_file.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, *self.python_args, "-m", self.module],
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -134,6 +140,7 @@ async def wait_for_poller(client: Client, task_queue: str, timeout: float = 60) 
 BENCH_APPROVER = "bob@example.com"
 BENCH_REQUESTER = "alice@example.com"
 BENCH_AUTO_REQUESTER = "erin@example.com"
+BENCH_EXTEND_REQUESTER = "dave@example.com"
 
 
 def write_bench_config(
@@ -144,18 +151,24 @@ def write_bench_config(
     """A catalog whose grants cost nothing (`true`), so that orchestration is what gets measured.
 
     `bench-approve` needs one approval (the lifecycle), `bench-auto` none (the scale run); neither offers
-    extensions, so no reminder timers run beside the expiry timer.
+    extensions, so no reminder timers run beside the expiry timer. `bench-extend` (folder `beta`, its own
+    requester) offers two extensions: benchmark 6 revokes a request that used both.
     """
     grant = {"integration": "bench", "resource_types": ["folder"], "resources": ["*"], "permissions": ["read"]}
     data = {
         "admins": ["user:ops@example.com"],
-        "groups": {"engineering": [BENCH_REQUESTER], "approvers": [BENCH_APPROVER], "seniors": [BENCH_AUTO_REQUESTER]},
+        "groups": {
+            "engineering": [BENCH_REQUESTER],
+            "approvers": [BENCH_APPROVER],
+            "seniors": [BENCH_AUTO_REQUESTER],
+            "extenders": [BENCH_EXTEND_REQUESTER],
+        },
         "integrations": [
             {
                 "id": "bench",
                 "type": "script",
                 "name": "No-op folders",
-                "resource_types": [{"id": "folder", "resources": ["alpha"], "permissions": ["read"]}],
+                "resource_types": [{"id": "folder", "resources": ["alpha", "beta"], "permissions": ["read"]}],
                 "grant": ["true"],
                 "revoke": ["true"],
                 "timeout": "20s",
@@ -183,6 +196,18 @@ def write_bench_config(
                 "max_duration": "1d",
                 "default_duration": "1h",
                 "justification_required": False,
+            },
+            {
+                "id": "bench-extend",
+                "name": "Bench (one approval, two extensions)",
+                "requestors": ["group:extenders"],
+                "grants": [{**grant, "resources": ["beta"]}],
+                "approvers": ["group:approvers"],
+                "approvals_required": 1,
+                "max_duration": "1d",
+                "default_duration": "1h",
+                "justification_required": False,
+                "extension": {"enabled": True, "max_extensions": 2, "duration": "1h", "notify_before": "15m"},
             },
             *(extra_flows or []),
         ],
