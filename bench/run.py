@@ -183,13 +183,21 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             results["growth"] = [_pair(n, runs) for n, runs in by_size.items()]
         await _lifecycle_figures(results, by_size.get(args.n), client, gf_worker)
         revoke_n = args.n if args.revoke_n < 0 else args.revoke_n
-        results["revocation"] = await _revocation(
-            client, by_size.get(args.n), clients, floor_queue, revoke_n, args.concurrency
-        )
+        try:
+            results["revocation"] = await _revocation(
+                client, by_size.get(args.n), clients, floor_queue, revoke_n, args.concurrency
+            )
+        except Exception as exc:  # keep the other figures
+            console.print(f"[red]revocation run failed: {exc!r}[/red]")
+            results["revocation"] = {"skipped": f"failed: {exc!r}"[:300]}
         if not results["revocation"]:
             del results["revocation"]
         if args.idle:
-            results["idle_latency"] = await _idle(client, clients, floor_queue, args.idle)
+            try:
+                results["idle_latency"] = await _idle(client, clients, floor_queue, args.idle)
+            except Exception as exc:
+                console.print(f"[red]idle run failed: {exc!r}[/red]")
+                results["idle_latency"] = {"skipped": f"failed: {exc!r}"[:300]}
         if args.slack and args.n:
             results["slack_ack_ms"] = await _slack(bench, gf, args)
         if args.scale:
