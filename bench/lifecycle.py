@@ -154,7 +154,7 @@ async def run_floor(client: Client, task_queue: str, n: int, duration: int, conc
 
 
 async def history_shape(client: Client, workflow_id: str) -> dict[str, int]:
-    """What one request costs the server: events, workflow tasks, activities, timers in its history."""
+    """What one request costs the server: events, workflow tasks, activities, timers, markers in its history."""
     counts: dict[str, int] = defaultdict(int)
     async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
         counts["events"] += 1
@@ -165,7 +165,9 @@ async def history_shape(client: Client, workflow_id: str) -> dict[str, int]:
         elif event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
             counts["timers"] += 1
         elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
-            counts["local_activities"] += 1
+            # A local activity's marker, or a `workflow.patched` marker: only the first kind has a result.
+            kind = event.marker_recorded_event_attributes.marker_name
+            counts["local_activities" if kind == "core_local_activity" else "patch_markers"] += 1
         elif event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             counts["search_attribute_upserts"] += 1
     return dict(counts)

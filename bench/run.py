@@ -450,7 +450,8 @@ def print_table(results: dict[str, Any]) -> None:
                 kind,
                 f"{s.get('events', 0)} events",
                 f"{s.get('workflow_tasks', 0)} WFTs, {s.get('activities', 0)} activities, "
-                f"{s.get('local_activities', 0)} local, {s.get('timers', 0)} timers",
+                f"{s.get('local_activities', 0)} local, {s.get('patch_markers', 0)} patch markers, "
+                f"{s.get('timers', 0)} timers",
             )
     console.print(t)
 
