@@ -8,7 +8,9 @@ so an activity that runs twice records once.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Column, Index, Text, event, or_, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from grantflow.domain.models import AuditEvent, RequestSpec, StatusView
@@ -156,8 +158,17 @@ def _dialect_insert(dialect: str) -> Any:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    # Switching a fresh file to WAL takes an exclusive lock that SQLite does not wait for: processes opening the
+    # same new database at once (the dev worker and a first command) see "database is locked"; try again.
+    for attempt in range(1, 101):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 100:
+                raise
+            time.sleep(0.02)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
@@ -189,6 +200,10 @@ def make_engine(url: str) -> Engine:
         return engine
 
 
+# How often creating the schema is tried when another process creates the same tables at the same moment.
+SCHEMA_ATTEMPTS = 10
+
+
 class StoreError(Exception):
     pass
 
@@ -199,8 +214,20 @@ class Store:
         self.engine = make_engine(database_url)
 
     def create_all(self) -> None:
-        """Create the schema on start; refuse a database written by a newer grantflow."""
-        SQLModel.metadata.create_all(self.engine)
+        """Create the schema on start; refuse a database written by a newer grantflow. Several processes may do
+        this at once on a fresh database (`grantflow dev`'s worker and a first command): create_all checks a
+        table, then creates it, and another process can create it in between (or, on SQLite, hold the write
+        lock the check's read cannot be upgraded to: "database is locked" at once); the loser tries again."""
+        for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+            try:
+                SQLModel.metadata.create_all(self.engine)
+                break
+            except (OperationalError, ProgrammingError, IntegrityError) as exc:
+                text = str(exc).lower()
+                raced = ("already exists", "duplicate key", "database is locked")  # the last: SQLite's busy upgrade
+                if attempt == SCHEMA_ATTEMPTS or not any(r in text for r in raced):
+                    raise
+                time.sleep(0.05 * attempt)
         with Session(self.engine) as s:
             row = s.get(SchemaVersionRow, 1)
             if row is None:
