@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ __all__ = [
     "run_state",
     "task_stranded",
     "tls_config",
+    "wait_for_search_attributes",
 ]
 
 # A workflow task no worker has finished for this long waits on a dead worker (its sticky queue or last poll).
@@ -62,6 +64,31 @@ async def register_search_attributes(client: Client) -> None:
     except RPCError as exc:
         if "already" not in str(exc).lower():
             raise
+
+
+async def wait_for_search_attributes(client: Client, timeout: float = 60.0) -> None:
+    """Return once the namespace lists every contract search attribute. `temporal server start-dev
+    --search-attribute` registers them only after its port opens; a request started in that window is refused
+    by the server ("search attribute ... is not defined"), so `grantflow dev` waits here before it says ready."""
+    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    missing: set[str] = set(SEARCH_ATTRIBUTES)
+    while True:
+        try:
+            listed = await client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=client.namespace)
+            )
+            missing = set(SEARCH_ATTRIBUTES) - set(listed.custom_attributes)
+            if not missing:
+                return
+            problem = "not registered: " + ", ".join(sorted(missing))
+        except RPCError as exc:
+            problem = exc.message
+        if loop.time() > deadline:
+            raise TemporalUnavailable(f"Temporal's search attributes are not ready after {timeout:.0f}s ({problem})")
+        await asyncio.sleep(0.2)
 
 
 class TemporalUnavailable(Exception):

@@ -41,6 +41,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_pair() -> int:
+    """A free port whose +1000 (where `grantflow dev` puts the dev server's Web UI) is free too."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair")
+
+
 @pytest.fixture()
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """A fresh time-skipping server per test: a finished test can leave the server's time-skipping lock held

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,24 +26,11 @@ from typing import Any
 import pytest
 
 from grantflow.payloads.codec import EncryptionCodec, parse_keys
-from tests.conftest import EXAMPLE_CONFIG, free_port, venv_binary
+from tests.conftest import EXAMPLE_CONFIG, free_port, free_port_pair, venv_binary
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SUMMARY_PREFIX = "alice@example.com → demo-postgres/orders (read) · ACTIVE until "
-
-
-def _port_pair() -> int:
-    """A free port whose +1000 (the dev server's UI) is free too."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1000))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port pair")
 
 
 @dataclass
@@ -71,7 +57,7 @@ def dev_stack() -> Iterator[DevStack]:
     # Not under pytest's basetemp: pytest makes its root 0700 at every session start (several may run on one
     # machine), and the demo PostgreSQL, run as another user when we are root, must reach its data directory.
     tmp = Path(tempfile.mkdtemp(prefix="gf-devui-"))
-    port, codec_port = _port_pair(), free_port()
+    port, codec_port = free_port_pair(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRANTFLOW_", "SLACK_", "DEMO_PG", "TEMPORAL_"))}
     env |= {
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
