@@ -16,6 +16,7 @@ import typer
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from temporalio.service import RPCError
 
 from grantflow.client import BadRequest, GrantflowClient, GrantflowError, NotFound, Refused
 from grantflow.domain.config import ConfigError
@@ -62,6 +63,10 @@ def run(fn: Callable[[GrantflowClient], Awaitable[T]]) -> T:
         raise config_problem(exc) from None
     except GrantflowError as exc:
         raise CliError(str(exc)) from None
+    except RPCError as exc:  # the server refused the call: say what it said, not a traceback
+        raise CliError(
+            f"Temporal refused the call ({exc.status.name if exc.status else 'error'}): {exc.message}", 1
+        ) from None
 
 
 def local(dt: datetime | None) -> str:
