@@ -69,6 +69,24 @@ async def cleanup(pg_server: PgServer) -> AsyncIterator[list[str]]:
         await driver.drop_role(name)
 
 
+async def granted(stack: Stack, grantee: str, cleanup: list[str]) -> StatusView:
+    """A request of the seniors' automatic PostgreSQL flow, granted for real through the worker; its role is
+    added to `cleanup`."""
+    spec = stack.client.build_spec(
+        requester=grantee,
+        integration="pg",
+        resource_type="database",
+        resources=["orders"],
+        permission="read",
+        duration="2h",
+    )
+    sub = await stack.client.submit(spec)
+    view = await stack.client.wait_for(sub.request_id, {AccessStatus.ACTIVE, AccessStatus.FAILED}, timeout=30)
+    assert view.status == AccessStatus.ACTIVE, view.status_reason
+    cleanup.append(role_name(grantee, sub.request_id))
+    return view
+
+
 def finding(report: ReconcileReport, handle: str) -> tuple[str, str]:
     found = [(f.kind, f.action) for f in report.findings if f.handle == handle]
     assert len(found) == 1, (handle, report.findings)
@@ -79,19 +97,8 @@ async def test_reconcile_removes_orphans_and_never_touches_foreign_roles(
     stack: Stack, pg_server: PgServer, cleanup: list[str]
 ) -> None:
     # A live request, granted for real through the worker.
-    spec = stack.client.build_spec(
-        requester="erin@example.com",
-        integration="pg",
-        resource_type="database",
-        resources=["orders"],
-        permission="read",
-        duration="2h",
-    )
-    live = await stack.client.submit(spec)
-    view = await stack.client.wait_for(live.request_id, {AccessStatus.ACTIVE, AccessStatus.FAILED}, timeout=30)
-    assert view.status == AccessStatus.ACTIVE, view.status_reason
-    live_role = role_name("erin@example.com", live.request_id)
-    cleanup.append(live_role)
+    live = await granted(stack, "erin@example.com", cleanup)
+    live_role = cleanup[-1]
 
     orphan_id = rid()
     orphan = role_name("zed@example.com", orphan_id)
@@ -173,21 +180,7 @@ async def test_reconcile_takes_away_a_grant_whose_running_workflow_has_not_revok
     CHANGELOG.md, Known problems) never revokes. Here a live request's index row says its access ended 20
     minutes ago while its workflow still runs, as the index of such a workflow would: the role is removed as
     `overdue`, and an in-time request beside it is left alone."""
-    made = []
-    for grantee in ("erin@example.com", "frank@example.com"):
-        spec = stack.client.build_spec(
-            requester=grantee,
-            integration="pg",
-            resource_type="database",
-            resources=["orders"],
-            permission="read",
-            duration="2h",
-        )
-        sub = await stack.client.submit(spec)
-        view = await stack.client.wait_for(sub.request_id, {AccessStatus.ACTIVE, AccessStatus.FAILED}, timeout=30)
-        assert view.status == AccessStatus.ACTIVE, view.status_reason
-        cleanup.append(role_name(grantee, sub.request_id))
-        made.append(view)
+    made = [await granted(stack, grantee, cleanup) for grantee in ("erin@example.com", "frank@example.com")]
     late, on_time = made
     late_role, on_time_role = cleanup[-2:]
     ended = datetime.now(UTC) - timedelta(minutes=20)

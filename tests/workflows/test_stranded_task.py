@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,16 +30,23 @@ from tests.workflows.worker_process import fresh_settings, start_worker_process
 pytestmark = pytest.mark.timeout(120)
 
 
-async def test_status_reads_the_index_while_a_task_waits_on_a_dead_worker(
+async def stack(
     dev_server: DevServer, tmp_path: Path
-) -> None:
+) -> tuple[Client, Store, GrantflowClient, subprocess.Popen[bytes]]:
+    """A client, a fresh request index, the facade on both, and a worker in its own process (to kill -9)."""
     client = await Client.connect(dev_server.address, data_converter=data_converter(TEST_ENCRYPTION_KEYS))
     await register_search_attributes(client)
     settings = fresh_settings(tmp_path)
     store = Store(settings.database_url)
     store.create_all()
     gf = GrantflowClient(client, ConfigSource(TEST_CONFIG), store, settings.task_queue)
-    worker = start_worker_process(dev_server.address, settings, tmp_path / "worker.log")
+    return client, store, gf, start_worker_process(dev_server.address, settings, tmp_path / "worker.log")
+
+
+async def test_status_reads_the_index_while_a_task_waits_on_a_dead_worker(
+    dev_server: DevServer, tmp_path: Path
+) -> None:
+    client, store, gf, worker = await stack(dev_server, tmp_path)
     try:
         spec = gf.build_spec(
             requester="alice@example.com",
@@ -76,13 +84,7 @@ async def test_an_ended_request_is_read_without_a_worker(dev_server: DevServer, 
     """An ended run is not queried: a completed one is read from its result, a terminated one from the index.
     A query of an ended run replays its whole history, which temporalio 1.35.0 cannot do for a run that met the
     problem above (seen in `make upgrade-test`: a request REVOKED, then every query of it failed)."""
-    client = await Client.connect(dev_server.address, data_converter=data_converter(TEST_ENCRYPTION_KEYS))
-    await register_search_attributes(client)
-    settings = fresh_settings(tmp_path)
-    store = Store(settings.database_url)
-    store.create_all()
-    gf = GrantflowClient(client, ConfigSource(TEST_CONFIG), store, settings.task_queue)
-    worker = start_worker_process(dev_server.address, settings, tmp_path / "worker.log")
+    client, store, gf, worker = await stack(dev_server, tmp_path)
     fields = dict(integration="files", resource_type="folder", permission="read", duration="1h", justification="t")
     try:
         withdrawn = (
