@@ -266,6 +266,18 @@ def wait_until_ready(settings: Settings) -> None:
         raise RuntimeError(str(exc)) from None
 
 
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM (`kill`, a service manager) both stop the whole stack. Set explicitly: a
+    process started in the background by a non-interactive shell inherits SIGINT ignored, and Python's
+    default for SIGTERM ends the launcher without stopping its children (they run in their own sessions)."""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def run_dev(slack: bool = True, postgres: bool = True) -> int:
     settings = Settings()
     state = settings.state_dir.resolve()
@@ -276,6 +288,7 @@ def run_dev(slack: bool = True, postgres: bool = True) -> int:
     env["GRANTFLOW_DECISION_KEYS"] = ensure_decision_keys(state)
     children = Children()
     pg: Any = None
+    stop_on_signals()
     try:
         if is_listening(settings.temporal_address):
             console.print(f"Using the Temporal server already on {settings.temporal_address}")
@@ -346,6 +359,8 @@ def run_dev(slack: bool = True, postgres: bool = True) -> int:
         console.print(f"[red]grantflow dev: {exc}[/red]")
         return 1
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C does not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
         children.stop()
         if pg is not None:
             pg.stop()

@@ -1,8 +1,10 @@
-"""Ctrl-C stops the whole `grantflow dev` stack: the launcher exits 0 and none of its children outlives it.
+"""Ctrl-C or SIGTERM stops the whole `grantflow dev` stack: the launcher exits 0 and none of its children
+outlives it.
 
 The children run in their own sessions (a terminal's Ctrl-C reaches only the launcher), so the launcher must
 stop each one; a child left behind keeps a port and a database file busy. Here with `--no-slack
---no-postgres`: its own Temporal dev server, the codec server and the worker.
+--no-postgres`: its own Temporal dev server, the codec server and the worker. The launcher is started with
+SIGINT ignored, as a non-interactive shell starts a background job (CI runs so): it must stop anyway.
 """
 
 from __future__ import annotations
@@ -46,7 +48,12 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_ctrl_c_stops_every_child_of_grantflow_dev() -> None:
+def ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_stops_every_child_of_grantflow_dev(sig: signal.Signals) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="gf-devstop-"))
     port = free_port_pair()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRANTFLOW_", "SLACK_", "DEMO_PG", "TEMPORAL_"))}
@@ -65,6 +72,7 @@ def test_ctrl_c_stops_every_child_of_grantflow_dev() -> None:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=ignore_sigint,
         )
     kids: list[int] = []
     try:
@@ -75,7 +83,7 @@ def test_ctrl_c_stops_every_child_of_grantflow_dev() -> None:
         kids = children_of(proc.pid)
         assert len(kids) == 3, f"expected the dev server, the codec server and the worker, found {kids}"
         started = time.monotonic()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         assert proc.wait(timeout=90) == 0, log.read_text(errors="replace")[-3000:]
         took = time.monotonic() - started
         left = [k for k in kids if alive(k)]
